@@ -1,0 +1,95 @@
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use http::request::Parts;
+use ipnet::IpNet;
+
+use crate::ApiError;
+
+/// The address of the client, as far as it can be believed: the TCP peer, or — only when the
+/// peer is one of the configured trusted proxies — the nearest untrusted hop in
+/// `X-Forwarded-For`. A client cannot forge its address by sending the header itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// The proxies whose `X-Forwarded-For` is believed; installed by [`crate::middleware::stack`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TrustedProxies(pub Arc<Vec<IpNet>>);
+
+impl TrustedProxies {
+    fn contains(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    pub(crate) fn client_ip(&self, peer: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
+        if !self.contains(peer) {
+            return peer;
+        }
+        // Walk from the nearest hop outwards; the first address we don't trust is the client.
+        let hops = forwarded_for.unwrap_or_default().split(',').rev();
+        let mut client = peer;
+        for hop in hops {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => {
+                    client = ip;
+                    if !self.contains(ip) {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        client
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let trusted = parts.extensions.get::<TrustedProxies>().cloned().unwrap_or_default();
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        Ok(ClientIp(trusted.client_ip(peer, forwarded)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxies(nets: &[&str]) -> TrustedProxies {
+        TrustedProxies(Arc::new(nets.iter().map(|n| n.parse().unwrap()).collect()))
+    }
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn header_from_an_untrusted_peer_is_ignored() {
+        let p = proxies(&["10.0.0.0/8"]);
+        assert_eq!(p.client_ip(ip("203.0.113.9"), Some("1.2.3.4")), ip("203.0.113.9"));
+    }
+
+    #[test]
+    fn trusted_proxy_reveals_the_nearest_untrusted_hop() {
+        let p = proxies(&["10.0.0.0/8"]);
+        // The client put a forged 1.2.3.4 in front; the proxy appended the real peer.
+        let got = p.client_ip(ip("10.0.0.2"), Some("1.2.3.4, 198.51.100.7, 10.0.0.5"));
+        assert_eq!(got, ip("198.51.100.7"));
+    }
+
+    #[test]
+    fn garbage_header_falls_back_to_the_peer() {
+        let p = proxies(&["10.0.0.0/8"]);
+        assert_eq!(p.client_ip(ip("10.0.0.2"), Some("not-an-ip")), ip("10.0.0.2"));
+    }
+}

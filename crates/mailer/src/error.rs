@@ -1,0 +1,28 @@
+use std::path::PathBuf;
+
+/// Why a mail could not be prepared or delivered. No variant carries the SMTP password.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("invalid {role} address {value:?}: {source}")]
+    InvalidAddress {
+        /// Which address was wrong: "sender (MAIL_FROM)" or "recipient".
+        role: &'static str,
+        value: String,
+        #[source]
+        source: lettre::address::AddressError,
+    },
+    #[error("SMTP_USER and SMTP_PASS must be set together")]
+    IncompleteCredentials,
+    #[error("could not build the message: {0}")]
+    Message(#[from] lettre::error::Error),
+    #[error("smtp transport: {0}")]
+    Transport(#[from] lettre::transport::smtp::Error),
+    #[error("mail outbox {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("mail template: {0}")]
+    Template(#[from] minijinja::Error),
+}

@@ -1,0 +1,9 @@
+//! SQL, one module per table. Functions take any executor (pool, connection or transaction).
+
+pub mod audit;
+pub mod codes;
+pub mod recovery_codes;
+pub mod sessions;
+pub mod throttle;
+pub mod tickets;
+pub mod users;

@@ -1,0 +1,9 @@
+//! Rules and validated values of the security domain; no HTTP, no SQL.
+
+pub mod code;
+pub mod email;
+pub mod language;
+pub mod password;
+pub mod recovery;
+pub mod role;
+pub mod totp;

@@ -1,0 +1,70 @@
+//! The service's one error type; every variant answers with the shared JSON error body.
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use sm_http::{ApiError, FieldError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Unknown email, wrong password, unverified or disabled account: one answer for all.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("invalid or expired code")]
+    InvalidCode,
+    #[error("invalid or expired login ticket")]
+    InvalidTicket,
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("not authenticated")]
+    Unauthenticated,
+    #[error("wrong current password")]
+    WrongPassword,
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<FieldError> for Error {
+    fn from(field: FieldError) -> Self {
+        Error::Validation(vec![field])
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::InvalidCredentials => ApiError::unauthorized(
+                "invalid_credentials",
+                "Email or password is wrong, or the account is not verified.",
+            ),
+            Error::InvalidCode => ApiError::bad_request("invalid_code", "The code is wrong or has expired."),
+            Error::InvalidTicket => ApiError::unauthorized(
+                "invalid_ticket",
+                "The login step has expired or was already used; sign in again.",
+            ),
+            Error::InvalidRefreshToken => ApiError::unauthorized(
+                "invalid_refresh_token",
+                "The session has ended; sign in again.",
+            ),
+            Error::Unauthenticated => ApiError::unauthorized("unauthenticated", "A valid access token is required."),
+            Error::WrongPassword => ApiError::new(StatusCode::FORBIDDEN, "wrong_password", "The current password is wrong."),
+            Error::Validation(fields) => ApiError::validation(fields),
+            Error::Api(api) => api,
+            Error::Database(e) => ApiError::internal(format_args!("database: {e}")),
+            Error::Internal(e) => ApiError::internal(format_args!("{e:#}")),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
+    }
+}

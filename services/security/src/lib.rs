@@ -1,0 +1,62 @@
+//! The ShopMarkets security service: accounts, email verification, login with two factors,
+//! JWT access tokens with rotating refresh tokens, sessions, password reset, and token
+//! introspection for the other services. It alone holds `JWT_SECRET`.
+
+pub mod auth;
+pub mod codes;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod mail;
+pub mod routes;
+pub mod state;
+
+use std::future::Future;
+
+use anyhow::Context;
+use axum::Router;
+use sm_config::ServerArgs;
+use sm_mailer::Mailer;
+use sqlx::migrate::Migrator;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::config::{Config, DEFAULT_DATABASE};
+use crate::mail::Mail;
+use crate::state::AppState;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// The whole HTTP application: API, health checks, OpenAPI document, middleware.
+pub fn router(state: AppState, server: &ServerArgs) -> Router {
+    let db = state.db.clone();
+    let (api, doc) = routes::api(state);
+    let app = api
+        .merge(sm_http::health::routes(db))
+        .merge(sm_http::openapi_route(doc));
+    sm_http::middleware::stack(app, server)
+}
+
+/// Checks the settings and builds the state on an existing pool.
+pub fn state(config: &Config, db: PgPool) -> anyhow::Result<AppState> {
+    let totp_key = config.auth.validate().map_err(anyhow::Error::msg)?;
+    let mail = Mail::new(Mailer::from_config(&config.mail)?)?;
+    tracing::info!(mail = %mail.describe(), "mail delivery");
+    Ok(AppState::new(db, &config.auth, totp_key, mail))
+}
+
+/// Connects, migrates and serves until `shutdown` completes.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = config.database.pool(DEFAULT_DATABASE)?;
+    MIGRATOR.run(&db).await.context("running database migrations")?;
+    let state = state(&config, db)?;
+    tracing::info!(addr = %listener.local_addr()?, "security service listening");
+    sm_http::serve(listener, router(state, &config.server), shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! Login in two steps: the password, then a mailed code or an authenticator (TOTP) code.
+
+use std::net::IpAddr;
+
+use axum::extract::State;
+use axum_extra::extract::CookieJar;
+use serde::{Deserialize, Serialize};
+use sm_http::{ApiError, Json};
+use utoipa::ToSchema;
+
+use super::tokens::{self, TokenResponse};
+use super::Client;
+use crate::codes::{self, Purpose};
+use crate::crypto::opaque;
+use crate::db;
+use crate::db::users::UserRow;
+use crate::domain::email::Email;
+use crate::domain::language::Language;
+use crate::domain::password;
+use crate::domain::recovery;
+use crate::domain::totp::{self, Totp};
+use crate::error::{Error, Result};
+use crate::mail::MailKind;
+use crate::state::AppState;
+
+pub const TICKET_TTL_SECS: i64 = 5 * 60;
+const TICKET_MAX_ATTEMPTS: i32 = 5;
+/// Failed passwords from one network for one account before it must wait.
+const FREE_FAILURES: i32 = 5;
+const MAX_LOCK_SECS: i64 = 15 * 60;
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    #[schema(example = "anna@example.de")]
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    #[schema(example = "second_factor_required")]
+    pub status: &'static str,
+    /// Single-use ticket for `/api/auth/verify-2fa`; it opens nothing else.
+    pub ticket: String,
+    /// `email` (a code was mailed) or `totp` (use the authenticator app or a recovery code).
+    #[schema(example = "email")]
+    pub method: &'static str,
+    pub expires_in: i64,
+}
+
+/// IPv4 address or IPv6 /64: the unit an attacker cannot cheaply change.
+fn network(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets()[..8].to_vec(),
+    }
+}
+
+/// Checks the password. Unknown, unverified, disabled accounts and wrong passwords all get the
+/// same 401; repeated failures from one network for one account are slowed down (429).
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, description = "invalid_credentials", body = sm_http::ErrorBody), (status = 429, body = sm_http::ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    client: Client,
+    Json(req): Json<LoginRequest>,
+) -> Result<Json<LoginResponse>> {
+    state.limits.login.check(client.ip)?;
+    let email = Email::parse(&req.email).map_err(|_| Error::InvalidCredentials)?;
+    let throttle_key = state.throttle_keys.hash(&[email.as_str().as_bytes(), &network(client.ip)]);
+    if let Some(wait) = db::throttle::wait_secs(&state.db, &throttle_key).await? {
+        return Err(ApiError::too_many_requests(wait as u64).into());
+    }
+
+    let user = db::users::find_by_email(&state.db, email.as_str()).await?;
+    let password_ok = state
+        .passwords
+        .verify(password::normalize(&req.password), user.as_ref().map(|u| u.password_hash.clone()))
+        .await?;
+    let user = match user {
+        Some(user) if password_ok && user.is_verified && user.is_active => user,
+        user => {
+            if !password_ok {
+                let failures = db::throttle::record_failure(&state.db, &throttle_key).await?;
+                if failures >= FREE_FAILURES {
+                    let secs = (30i64 << (failures - FREE_FAILURES).min(10)).min(MAX_LOCK_SECS);
+                    db::throttle::lock(&state.db, &throttle_key, secs).await?;
+                }
+            }
+            let user_id = user.map(|u| u.id);
+            db::audit::record(&state.db, user_id, "login_failed", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({})).await?;
+            return Err(Error::InvalidCredentials);
+        }
+    };
+    db::throttle::clear(&state.db, &throttle_key).await?;
+
+    let method = if user.totp_enabled_at.is_some() { "totp" } else { "email" };
+    let ticket = opaque::generate();
+    db::tickets::create(&state.db, &opaque::hash(&ticket), user.id, method, TICKET_TTL_SECS).await?;
+    if method == "email" {
+        // Within the resend cooldown the code mailed a moment ago stays valid.
+        if let Some(code) = codes::issue(&state, user.id, Purpose::Login).await? {
+            let language = Language::from_db(&user.language);
+            state.mail.send(MailKind::LoginCode, language, &user.email, &user.full_name, Some(&code));
+        }
+    }
+    db::audit::record(&state.db, Some(user.id), "login_password_ok", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({ "method": method })).await?;
+    Ok(Json(LoginResponse { status: "second_factor_required", ticket, method, expires_in: TICKET_TTL_SECS }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct VerifyTwoFactorRequest {
+    pub ticket: String,
+    /// The mailed code, or the authenticator's code.
+    #[serde(default)]
+    #[schema(example = "123456")]
+    pub code: Option<String>,
+    /// Instead of `code` when the authenticator is lost (TOTP accounts only); single use.
+    #[serde(default)]
+    pub recovery_code: Option<String>,
+}
+
+/// Completes the login with the second factor and starts a session: tokens in the body,
+/// and the refresh token also as an httpOnly cookie for browsers.
+#[utoipa::path(post, path = "/api/auth/verify-2fa", tag = "auth", request_body = VerifyTwoFactorRequest,
+    responses((status = 200, body = TokenResponse), (status = 400, description = "invalid_code", body = sm_http::ErrorBody),
+              (status = 401, description = "invalid_ticket", body = sm_http::ErrorBody), (status = 429, body = sm_http::ErrorBody)))]
+pub async fn verify_2fa(
+    State(state): State<AppState>,
+    client: Client,
+    jar: CookieJar,
+    Json(req): Json<VerifyTwoFactorRequest>,
+) -> Result<(CookieJar, Json<TokenResponse>)> {
+    state.limits.verify.check(client.ip)?;
+    let ticket_hash = opaque::hash(&req.ticket);
+    let (user_id, method) = db::tickets::take_attempt(&state.db, &ticket_hash, TICKET_MAX_ATTEMPTS)
+        .await?
+        .ok_or(Error::InvalidTicket)?;
+    let user = db::users::find_by_id(&state.db, user_id)
+        .await?
+        .filter(|u| u.is_active)
+        .ok_or(Error::InvalidTicket)?;
+
+    let mut tx = state.db.begin().await?;
+    match (method.as_str(), req.code.as_deref(), req.recovery_code.as_deref()) {
+        ("email", Some(code), None) => {
+            codes::check(&state, user.id, Purpose::Login, code).await?.consume(&mut tx).await?;
+        }
+        ("totp", Some(code), None) => check_totp(&state, &user, code).await?,
+        ("totp", None, Some(recovery_code)) => {
+            if !db::recovery_codes::consume(&mut *tx, user.id, &recovery::hash(recovery_code)).await? {
+                return Err(Error::InvalidCode);
+            }
+        }
+        _ => return Err(Error::InvalidCode),
+    }
+    if !db::tickets::consume(&mut *tx, &ticket_hash).await? {
+        return Err(Error::InvalidTicket);
+    }
+    let detail = serde_json::json!({ "method": method, "recovery_code": req.recovery_code.is_some() });
+    db::audit::record(&mut *tx, Some(user.id), "login_succeeded", Some(client.ip), client.user_agent.as_deref(), detail).await?;
+    let (jar, response) = tokens::start_session(&state, &mut tx, jar, user, &client).await?;
+    tx.commit().await?;
+    Ok((jar, Json(response)))
+}
+
+/// Accepts an authenticator code once: the step it belongs to is recorded atomically.
+async fn check_totp(state: &AppState, user: &UserRow, code: &str) -> Result<()> {
+    let sealed = user.totp_secret_enc.as_deref().ok_or(Error::InvalidCode)?;
+    let secret = state
+        .totp_box
+        .open(sealed, user.id.as_bytes())
+        .ok_or_else(|| anyhow::anyhow!("TOTP secret of user {} does not decrypt", user.id))?;
+    let totp = Totp::new(secret, totp::DIGITS, &state.settings.totp_issuer, &user.email).map_err(anyhow::Error::msg)?;
+    let now = chrono::Utc::now().timestamp() as u64;
+    let step = totp.matching_step(code, now).ok_or(Error::InvalidCode)?;
+    if db::users::accept_totp_step(&state.db, user.id, step as i64).await? {
+        Ok(())
+    } else {
+        Err(Error::InvalidCode)
+    }
+}
+

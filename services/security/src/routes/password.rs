@@ -1,0 +1,126 @@
+//! Forgotten password (request a code, confirm with a new password) and password change.
+
+use axum::extract::State;
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use sm_http::Json;
+use utoipa::ToSchema;
+
+use super::register::EmailRequest;
+use super::{Accepted, Client};
+use crate::auth::AuthUser;
+use crate::codes::{self, Purpose};
+use crate::db;
+use crate::domain::email::Email;
+use crate::domain::language::Language;
+use crate::domain::password::{self, NewPassword};
+use crate::error::{Error, Result};
+use crate::mail::MailKind;
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct PasswordStatus {
+    #[schema(example = "password_changed")]
+    pub status: &'static str,
+}
+
+/// Mails a reset code if the address belongs to an active account; the answer is the same
+/// for every address.
+#[utoipa::path(post, path = "/api/auth/password-reset/request", tag = "password", request_body = EmailRequest,
+    responses((status = 202, body = Accepted), (status = 429, body = sm_http::ErrorBody)))]
+pub async fn request_reset(
+    State(state): State<AppState>,
+    client: Client,
+    Json(req): Json<EmailRequest>,
+) -> Result<(StatusCode, Json<Accepted>)> {
+    state.limits.reset.check(client.ip)?;
+    if let Ok(email) = Email::parse(&req.email) {
+        if let Some(user) = db::users::find_by_email(&state.db, email.as_str()).await?.filter(|u| u.is_active) {
+            if let Some(code) = codes::issue(&state, user.id, Purpose::PasswordReset).await? {
+                let language = Language::from_db(&user.language);
+                state.mail.send(MailKind::PasswordReset, language, &user.email, &user.full_name, Some(&code));
+            }
+        }
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted { status: "accepted", message: "If the address belongs to an account, a reset code is on its way." }),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ConfirmResetRequest {
+    pub email: String,
+    #[schema(example = "123456")]
+    pub code: String,
+    pub new_password: String,
+}
+
+/// Sets a new password with the mailed code and ends every session of the account.
+#[utoipa::path(post, path = "/api/auth/password-reset/confirm", tag = "password", request_body = ConfirmResetRequest,
+    responses((status = 200, body = PasswordStatus), (status = 400, description = "invalid_code", body = sm_http::ErrorBody),
+              (status = 422, body = sm_http::ErrorBody), (status = 429, body = sm_http::ErrorBody)))]
+pub async fn confirm_reset(
+    State(state): State<AppState>,
+    client: Client,
+    Json(req): Json<ConfirmResetRequest>,
+) -> Result<Json<PasswordStatus>> {
+    state.limits.reset.check(client.ip)?;
+    let email = Email::parse(&req.email).map_err(|_| Error::InvalidCode)?;
+    // Judge the new password first: a weak one must not cost a code attempt.
+    let new_password = NewPassword::parse(&req.new_password, &[email.as_str()]).map_err(|e| Error::Validation(vec![e.with_field("new_password")]))?;
+    let user = db::users::find_by_email(&state.db, email.as_str())
+        .await?
+        .filter(|u| u.is_active)
+        .ok_or(Error::InvalidCode)?;
+    let matched = codes::check(&state, user.id, Purpose::PasswordReset, &req.code).await?;
+    let hash = state.passwords.hash(new_password.into_secret()).await?;
+
+    let mut tx = state.db.begin().await?;
+    matched.consume(&mut tx).await?;
+    db::users::set_password(&mut *tx, user.id, &hash).await?;
+    // The code proves the mailbox is theirs.
+    db::users::mark_verified(&mut *tx, user.id).await?;
+    db::sessions::revoke_all(&mut *tx, user.id, "password_reset", None).await?;
+    db::tickets::delete_for_user(&mut *tx, user.id).await?;
+    db::audit::record(&mut *tx, Some(user.id), "password_reset", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({})).await?;
+    tx.commit().await?;
+    let language = Language::from_db(&user.language);
+    state.mail.send(MailKind::PasswordChanged, language, &user.email, &user.full_name, None);
+    Ok(Json(PasswordStatus { status: "password_reset" }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Changes the password (the current one is required) and ends every other session.
+#[utoipa::path(post, path = "/api/auth/change-password", tag = "password", security(("bearer" = [])), request_body = ChangePasswordRequest,
+    responses((status = 200, body = PasswordStatus), (status = 401, body = sm_http::ErrorBody),
+              (status = 403, description = "wrong_password", body = sm_http::ErrorBody), (status = 422, body = sm_http::ErrorBody)))]
+pub async fn change(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    client: Client,
+    Json(req): Json<ChangePasswordRequest>,
+) -> Result<Json<PasswordStatus>> {
+    let user = db::users::find_by_id(&state.db, auth.user_id).await?.ok_or(Error::Unauthenticated)?;
+    let new_password = NewPassword::parse(&req.new_password, &[&user.email, &user.full_name])
+        .map_err(|e| Error::Validation(vec![e.with_field("new_password")]))?;
+    if !state.passwords.verify(password::normalize(&req.current_password), Some(user.password_hash.clone())).await? {
+        db::audit::record(&state.db, Some(user.id), "password_change_failed", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({})).await?;
+        return Err(Error::WrongPassword);
+    }
+    let hash = state.passwords.hash(new_password.into_secret()).await?;
+    let mut tx = state.db.begin().await?;
+    db::users::set_password(&mut *tx, user.id, &hash).await?;
+    db::sessions::revoke_all(&mut *tx, user.id, "password_changed", Some(auth.session_id)).await?;
+    db::tickets::delete_for_user(&mut *tx, user.id).await?;
+    db::audit::record(&mut *tx, Some(user.id), "password_changed", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({})).await?;
+    tx.commit().await?;
+    let language = Language::from_db(&user.language);
+    state.mail.send(MailKind::PasswordChanged, language, &user.email, &user.full_name, None);
+    Ok(Json(PasswordStatus { status: "password_changed" }))
+}

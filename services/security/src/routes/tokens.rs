@@ -1,0 +1,176 @@
+//! Sessions from the token side: start one, refresh (rotating the refresh token), log out.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::CookieJar;
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use sm_http::{ApiError, Json};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::me::UserView;
+use super::Client;
+use crate::auth::AuthUser;
+use crate::crypto::opaque;
+use crate::db;
+use crate::db::sessions::Rotation;
+use crate::db::users::UserRow;
+use crate::domain::role::Role;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+pub const REFRESH_COOKIE: &str = "sm_refresh";
+const COOKIE_PATH: &str = "/api/auth";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// JWT for `Authorization: Bearer`, valid for `expires_in` seconds.
+    pub access_token: String,
+    /// Opaque, single use: each refresh returns a new one. Browsers also get it as the
+    /// httpOnly `sm_refresh` cookie.
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    #[schema(example = 900)]
+    pub expires_in: u64,
+    pub user: UserView,
+}
+
+fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    let mut cookie = Cookie::build((REFRESH_COOKIE, value))
+        .http_only(true)
+        .secure(state.settings.cookie_secure)
+        .same_site(SameSite::Strict)
+        .path(COOKIE_PATH)
+        .max_age(time::Duration::days(state.settings.session_ttl_days))
+        .build();
+    if let Some(domain) = &state.settings.cookie_domain {
+        cookie.set_domain(domain.clone());
+    }
+    cookie
+}
+
+fn removal_cookie(state: &AppState) -> Cookie<'static> {
+    let mut cookie = Cookie::build((REFRESH_COOKIE, "")).path(COOKIE_PATH).build();
+    if let Some(domain) = &state.settings.cookie_domain {
+        cookie.set_domain(domain.clone());
+    }
+    cookie
+}
+
+/// Issues an access token and a fresh refresh token for `session_id`.
+async fn issue_tokens(
+    state: &AppState,
+    tx: &mut PgConnection,
+    jar: CookieJar,
+    user: UserRow,
+    session_id: Uuid,
+) -> Result<(CookieJar, TokenResponse)> {
+    let refresh_token = opaque::generate();
+    db::sessions::add_refresh_token(&mut *tx, session_id, &opaque::hash(&refresh_token)).await?;
+    let role = Role::parse(&user.role).unwrap_or(Role::Merchant);
+    let (access_token, _) = state.jwt.issue(user.id, session_id, role)?;
+    let jar = jar.add(refresh_cookie(state, refresh_token.clone()));
+    Ok((
+        jar,
+        TokenResponse {
+            access_token,
+            refresh_token,
+            token_type: "Bearer",
+            expires_in: state.jwt.ttl().as_secs(),
+            user: user.into(),
+        },
+    ))
+}
+
+/// Starts a session for a user who just passed both factors.
+pub async fn start_session(
+    state: &AppState,
+    tx: &mut PgConnection,
+    jar: CookieJar,
+    user: UserRow,
+    client: &Client,
+) -> Result<(CookieJar, TokenResponse)> {
+    let session_id = Uuid::now_v7();
+    db::sessions::create(
+        &mut *tx,
+        session_id,
+        user.id,
+        state.settings.session_ttl_days,
+        client.ip,
+        client.user_agent.as_deref(),
+    )
+    .await?;
+    issue_tokens(state, tx, jar, user, session_id).await
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct RefreshRequest {
+    /// Omit in browsers: the `sm_refresh` cookie is used.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// Exchanges a refresh token for new tokens. The presented token is used up; presenting a
+/// used one again (a stolen copy, or a replay) ends the whole session.
+#[utoipa::path(post, path = "/api/auth/refresh-token", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, description = "invalid_refresh_token", body = sm_http::ErrorBody)))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    client: Client,
+    jar: CookieJar,
+    body: Bytes,
+) -> Result<(CookieJar, Json<TokenResponse>)> {
+    // The body is optional (browsers send only the cookie), so it is parsed by hand.
+    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<RefreshRequest>(&body)
+            .map_err(|_| ApiError::bad_request("malformed_json", "The request body is not valid JSON."))?
+            .refresh_token
+    };
+    let presented = from_body
+        .or_else(|| jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned()))
+        .filter(|t| !t.is_empty())
+        .ok_or(Error::InvalidRefreshToken)?;
+    let mut tx = state.db.begin().await?;
+    match db::sessions::rotate(&mut tx, &opaque::hash(&presented)).await? {
+        Rotation::Rotated { session_id } => {
+            let user_id = db::sessions::live_user(&mut *tx, session_id).await?.ok_or(Error::InvalidRefreshToken)?;
+            let user = db::users::find_by_id(&mut *tx, user_id).await?.ok_or(Error::InvalidRefreshToken)?;
+            let (jar, response) = issue_tokens(&state, &mut tx, jar, user, session_id).await?;
+            tx.commit().await?;
+            Ok((jar, Json(response)))
+        }
+        Rotation::Replayed { session_id } => {
+            let user_id = db::sessions::revoke_by_id(&mut *tx, session_id, "refresh_token_reuse").await?;
+            let detail = serde_json::json!({ "session_id": session_id });
+            db::audit::record(&mut *tx, user_id, "refresh_token_reuse", Some(client.ip), client.user_agent.as_deref(), detail).await?;
+            tx.commit().await?;
+            tracing::warn!(%session_id, "refresh token replayed; session revoked");
+            Err(Error::InvalidRefreshToken)
+        }
+        Rotation::Unknown => Err(Error::InvalidRefreshToken),
+    }
+}
+
+/// Ends the current session at once (its access and refresh tokens stop working).
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "Logged out"), (status = 401, body = sm_http::ErrorBody)))]
+pub async fn logout(State(state): State<AppState>, auth: AuthUser, client: Client, jar: CookieJar) -> Result<(CookieJar, StatusCode)> {
+    db::sessions::revoke(&state.db, auth.session_id, auth.user_id, "logout").await?;
+    db::audit::record(&state.db, Some(auth.user_id), "logout", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({})).await?;
+    Ok((jar.remove(removal_cookie(&state)), StatusCode::NO_CONTENT))
+}
+
+/// Ends every session of the user, on every device.
+#[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "All sessions ended"), (status = 401, body = sm_http::ErrorBody)))]
+pub async fn logout_all(State(state): State<AppState>, auth: AuthUser, client: Client, jar: CookieJar) -> Result<(CookieJar, StatusCode)> {
+    let ended = db::sessions::revoke_all(&state.db, auth.user_id, "logout_all", None).await?;
+    db::audit::record(&state.db, Some(auth.user_id), "logout_all", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({ "sessions": ended })).await?;
+    Ok((jar.remove(removal_cookie(&state)), StatusCode::NO_CONTENT))
+}

@@ -1,0 +1,157 @@
+//! The security service's HTTP API as the bench uses it: signing users up and logging
+//! them in (codes read from the mail outbox), and the request loops' calls.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::{anyhow, Context, Result};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio::task::JoinSet;
+
+use super::{load::Call, mail};
+
+pub struct User {
+    pub email: String,
+    pub password: String,
+}
+
+impl User {
+    pub fn new(n: usize) -> Self {
+        Self {
+            email: format!("bench{n}@example.com"),
+            password: format!("Bench {n}: correct horse battery staple"),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Api {
+    http: Client,
+    base: String,
+    outbox: PathBuf,
+    service_token: String,
+}
+
+impl Api {
+    pub fn new(base: &str, outbox: &std::path::Path, service_token: &str) -> Result<Self> {
+        let http = Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self {
+            http,
+            base: base.to_owned(),
+            outbox: outbox.to_owned(),
+            service_token: service_token.to_owned(),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn post(&self, path: &str, body: Value, want: StatusCode) -> Result<Value> {
+        let response = self.http.post(self.url(path)).json(&body).send().await;
+        let body = check(response, want)
+            .await
+            .map_err(|err| anyhow!("POST {path}: {err}"))?;
+        Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    /// Registers every user and verifies their email addresses, all at once.
+    pub async fn sign_up_all(&self, users: &[User]) -> Result<()> {
+        let mut tasks = JoinSet::new();
+        for user in users {
+            let (api, email, password) = (self.clone(), user.email.clone(), user.password.clone());
+            tasks.spawn(async move { api.sign_up(&email, &password).await });
+        }
+        while let Some(result) = tasks.join_next().await {
+            result??;
+        }
+        Ok(())
+    }
+
+    async fn sign_up(&self, email: &str, password: &str) -> Result<()> {
+        let seen = mail::snapshot(&self.outbox);
+        let body = json!({
+            "email": email, "password": password, "full_name": "Bench User", "language": "en",
+        });
+        self.post("/api/auth/register", body, StatusCode::ACCEPTED)
+            .await?;
+        let code = mail::wait_for_code(&self.outbox, email, &seen).await?;
+        let body = json!({ "email": email, "code": code });
+        self.post("/api/auth/verify-email", body, StatusCode::OK)
+            .await?;
+        Ok(())
+    }
+
+    /// Logs `user` in with the emailed second factor; returns the access token.
+    pub async fn log_in(&self, user: &User) -> Result<String> {
+        let seen = mail::snapshot(&self.outbox);
+        let body = json!({ "email": user.email, "password": user.password });
+        let login = self.post("/api/auth/login", body, StatusCode::OK).await?;
+        let ticket = login["ticket"]
+            .as_str()
+            .context("login answered no ticket")?;
+        let code = mail::wait_for_code(&self.outbox, &user.email, &seen).await?;
+        let body = json!({ "ticket": ticket, "code": code });
+        let tokens = self
+            .post("/api/auth/verify-2fa", body, StatusCode::OK)
+            .await?;
+        let token = tokens["access_token"]
+            .as_str()
+            .context("verify-2fa answered no access_token")?;
+        Ok(token.to_owned())
+    }
+
+    /// GET /health/live.
+    pub fn live(&self) -> Call {
+        let (http, url) = (self.http.clone(), self.url("/health/live"));
+        Box::new(move |_| {
+            let request = http.get(&url);
+            Box::pin(async move { check(request.send().await, StatusCode::OK).await.map(drop) })
+        })
+    }
+
+    /// The first step of logging in (password check), client `n` as user `n`.
+    pub fn login(&self, users: Vec<User>) -> Call {
+        let (http, url) = (self.http.clone(), self.url("/api/auth/login"));
+        Box::new(move |n| {
+            let user = &users[n % users.len()];
+            let body = json!({ "email": user.email, "password": user.password });
+            let request = http.post(&url).json(&body);
+            Box::pin(async move { check(request.send().await, StatusCode::OK).await.map(drop) })
+        })
+    }
+
+    /// Token introspection with the service credential; the token must be active.
+    pub fn introspect(&self, token: String) -> Call {
+        let (http, url) = (self.http.clone(), self.url("/api/auth/introspect"));
+        let service_token = self.service_token.clone();
+        Box::new(move |_| {
+            let request = http
+                .post(&url)
+                .bearer_auth(&service_token)
+                .json(&json!({ "token": token }));
+            Box::pin(async move {
+                let body = check(request.send().await, StatusCode::OK).await?;
+                let answer: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+                match answer["active"].as_bool() {
+                    Some(true) => Ok(()),
+                    _ => Err(format!("token not active: {answer}")),
+                }
+            })
+        })
+    }
+}
+
+/// The body of a response with status `want`, or what went wrong.
+async fn check(response: reqwest::Result<Response>, want: StatusCode) -> Result<Vec<u8>, String> {
+    let response = response.map_err(|err| err.to_string())?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(|err| err.to_string())?;
+    if status != want {
+        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
+    }
+    Ok(body.to_vec())
+}

@@ -1,0 +1,52 @@
+//! Developer tasks for the ShopMarkets workspace: `cargo xtask up | test | bench`.
+
+mod bench;
+mod cargo;
+mod paths;
+mod postgres;
+mod process;
+mod secrets;
+mod services;
+mod test;
+mod up;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Developer tasks for ShopMarkets")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Set up and run the whole platform locally; Ctrl-C stops it.
+    Up,
+    /// Run every check: cargo fmt, clippy, then all tests against Postgres.
+    Test {
+        /// Skip cargo fmt and clippy (quick local runs).
+        #[arg(long)]
+        no_lint: bool,
+    },
+    /// Measure throughput, latency and memory, side by side with the saved baseline.
+    Bench(bench::Args),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Up => up::run().await,
+        Command::Test { no_lint } => test::run(no_lint).await,
+        Command::Bench(args) => bench::run(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

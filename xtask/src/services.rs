@@ -1,0 +1,28 @@
+//! The services `cargo xtask up` runs. Adding one is one entry in [`SERVICES`].
+
+pub struct Service {
+    pub name: &'static str,
+    pub package: &'static str,
+    pub bin: &'static str,
+    pub port: u16,
+    /// Its own Postgres database, created if missing.
+    pub database: Option<&'static str>,
+    /// Extra environment, unless the developer already set the variable.
+    pub env: &'static [(&'static str, &'static str)],
+}
+
+pub const SERVICES: &[Service] = &[Service {
+    name: "security",
+    package: "security",
+    bin: "security",
+    port: 3001,
+    database: Some("security"),
+    env: &[],
+}];
+
+pub fn get(name: &str) -> &'static Service {
+    SERVICES
+        .iter()
+        .find(|s| s.name == name)
+        .expect("service is listed in SERVICES")
+}
