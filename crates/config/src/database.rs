@@ -26,14 +26,21 @@ pub struct DatabaseArgs {
     #[arg(long = "db-password", env = "DB_PASSWORD", hide_env_values = true)]
     pub db_password: Option<SecretString>,
     /// Largest number of pooled connections.
-    #[arg(long = "db-max-connections", env = "DB_MAX_CONNECTIONS", default_value_t = 16)]
+    #[arg(
+        long = "db-max-connections",
+        env = "DB_MAX_CONNECTIONS",
+        default_value_t = 16
+    )]
     pub max_connections: u32,
 }
 
 impl fmt::Debug for DatabaseArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatabaseArgs")
-            .field("database_url", &self.database_url.as_ref().map(|_| "[redacted]"))
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "[redacted]"),
+            )
             .field("db_host", &self.db_host)
             .field("db_port", &self.db_port)
             .field("db_name", &self.db_name)
@@ -49,7 +56,10 @@ pub struct InvalidDatabaseUrl(String);
 
 impl DatabaseArgs {
     /// Connection options; `default_name` is the service's database when `DB_NAME` is unset.
-    pub fn connect_options(&self, default_name: &str) -> Result<PgConnectOptions, InvalidDatabaseUrl> {
+    pub fn connect_options(
+        &self,
+        default_name: &str,
+    ) -> Result<PgConnectOptions, InvalidDatabaseUrl> {
         if let Some(url) = &self.database_url {
             // The parse error names the problem but never echoes the URL (it may hold a password).
             return url

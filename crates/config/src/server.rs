@@ -12,13 +12,26 @@ pub struct ServerArgs {
     #[arg(long = "bind", env = "BIND_ADDR", default_value = "0.0.0.0")]
     pub bind: IpAddr,
     /// Browser origins allowed to call this service with credentials (comma separated).
-    #[arg(long = "cors-origin", env = "CORS_ORIGIN", value_delimiter = ',', default_value = "http://localhost:3002")]
+    #[arg(
+        long = "cors-origin",
+        env = "CORS_ORIGIN",
+        value_delimiter = ',',
+        default_value = "http://localhost:3002"
+    )]
     pub cors_origin: Vec<String>,
     /// Reverse proxies whose X-Forwarded-For is believed (comma separated CIDRs, e.g. 10.0.0.0/8).
-    #[arg(long = "trusted-proxies", env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    #[arg(
+        long = "trusted-proxies",
+        env = "TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
     pub trusted_proxies: Vec<IpNet>,
     /// Seconds before a request is aborted with 408.
-    #[arg(long = "request-timeout-secs", env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(
+        long = "request-timeout-secs",
+        env = "REQUEST_TIMEOUT_SECS",
+        default_value_t = 30
+    )]
     pub request_timeout_secs: u64,
     /// Largest accepted request body in bytes.
     #[arg(long = "body-limit-bytes", env = "BODY_LIMIT_BYTES", default_value_t = 64 * 1024)]

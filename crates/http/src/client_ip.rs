@@ -53,7 +53,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let trusted = parts.extensions.get::<TrustedProxies>().cloned().unwrap_or_default();
+        let trusted = parts
+            .extensions
+            .get::<TrustedProxies>()
+            .cloned()
+            .unwrap_or_default();
         let forwarded = parts
             .headers
             .get("x-forwarded-for")
@@ -76,7 +80,10 @@ mod tests {
     #[test]
     fn header_from_an_untrusted_peer_is_ignored() {
         let p = proxies(&["10.0.0.0/8"]);
-        assert_eq!(p.client_ip(ip("203.0.113.9"), Some("1.2.3.4")), ip("203.0.113.9"));
+        assert_eq!(
+            p.client_ip(ip("203.0.113.9"), Some("1.2.3.4")),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
@@ -90,6 +97,9 @@ mod tests {
     #[test]
     fn garbage_header_falls_back_to_the_peer() {
         let p = proxies(&["10.0.0.0/8"]);
-        assert_eq!(p.client_ip(ip("10.0.0.2"), Some("not-an-ip")), ip("10.0.0.2"));
+        assert_eq!(
+            p.client_ip(ip("10.0.0.2"), Some("not-an-ip")),
+            ip("10.0.0.2")
+        );
     }
 }

@@ -39,7 +39,11 @@ impl FieldError {
         code: impl Into<Cow<'static, str>>,
         message: impl Into<Cow<'static, str>>,
     ) -> Self {
-        Self { field: field.into(), code: code.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
     }
 
     /// The same problem reported under another field name.
@@ -136,10 +140,13 @@ impl ApiError {
             StatusCode::NOT_FOUND => ("not_found", "No such resource."),
             StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed here."),
             StatusCode::REQUEST_TIMEOUT => ("request_timeout", "The request took too long."),
-            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large."),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                ("unsupported_media_type", "Send the body as application/json.")
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ("payload_too_large", "The request body is too large.")
             }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "unsupported_media_type",
+                "Send the body as application/json.",
+            ),
             StatusCode::TOO_MANY_REQUESTS => ("too_many_requests", "Too many requests."),
             StatusCode::UNAUTHORIZED => ("unauthorized", "Authentication required."),
             StatusCode::FORBIDDEN => ("forbidden", "Not allowed."),
@@ -163,7 +170,9 @@ impl ApiError {
     pub(crate) fn render(&self, request_id: Option<String>) -> Response {
         let mut response = (self.status, axum::Json(self.body(request_id))).into_response();
         if let Some(secs) = self.retry_after_secs {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -180,7 +189,13 @@ impl IntoResponse for ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 

@@ -44,8 +44,14 @@ async fn ready(State(pool): State<PgPool>) -> Result<Json<HealthStatus>, ApiErro
         Ok(Ok(_)) => Ok(Json(HealthStatus { status: "ready" })),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");
-            Err(ApiError::unavailable("database_unavailable", "The database is not reachable."))
+            Err(ApiError::unavailable(
+                "database_unavailable",
+                "The database is not reachable.",
+            ))
         }
-        Err(_) => Err(ApiError::unavailable("database_unavailable", "The database did not answer in time.")),
+        Err(_) => Err(ApiError::unavailable(
+            "database_unavailable",
+            "The database did not answer in time.",
+        )),
     }
 }

@@ -56,7 +56,9 @@ pub fn stack(router: Router, server: &ServerArgs) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
-        .layer(Extension(TrustedProxies(Arc::new(server.trusted_proxies.clone()))));
+        .layer(Extension(TrustedProxies(Arc::new(
+            server.trusted_proxies.clone(),
+        ))));
     router.layer(layers)
 }
 
@@ -68,7 +70,13 @@ fn cors(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .max_age(Duration::from_secs(3600))

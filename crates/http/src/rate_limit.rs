@@ -25,7 +25,11 @@ impl RateLimiter {
     pub fn per_minute(per_minute: u32, burst: u32) -> Self {
         let rate = NonZeroU32::new(per_minute.max(1)).expect("max(1) is non-zero");
         let burst = NonZeroU32::new(burst.max(1)).expect("max(1) is non-zero");
-        Self { inner: Arc::new(governor::RateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst))) }
+        Self {
+            inner: Arc::new(governor::RateLimiter::keyed(
+                Quota::per_minute(rate).allow_burst(burst),
+            )),
+        }
     }
 
     pub fn check(&self, ip: IpAddr) -> Result<(), ApiError> {

@@ -22,7 +22,11 @@ pub struct AuthUser {
 }
 
 pub fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = parts
+        .headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -49,9 +53,14 @@ impl AuthUser {
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or(Error::Unauthenticated)?;
-        AuthUser::from_token(state, token).await?.ok_or(Error::Unauthenticated)
+        AuthUser::from_token(state, token)
+            .await?
+            .ok_or(Error::Unauthenticated)
     }
 }
 
@@ -61,7 +70,10 @@ pub struct ServiceCaller;
 impl FromRequestParts<AppState> for ServiceCaller {
     type Rejection = sm_http::ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let expected = state.settings.service_token.expose_secret().as_bytes();
         match bearer(parts) {
             Some(given) if bool::from(given.as_bytes().ct_eq(expected)) => Ok(ServiceCaller),

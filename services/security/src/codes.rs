@@ -32,7 +32,11 @@ impl Purpose {
 }
 
 fn hash(state: &AppState, user_id: Uuid, purpose: Purpose, code: &str) -> Vec<u8> {
-    state.codes.hash(&[purpose.as_str().as_bytes(), user_id.as_bytes(), code.as_bytes()])
+    state.codes.hash(&[
+        purpose.as_str().as_bytes(),
+        user_id.as_bytes(),
+        code.as_bytes(),
+    ])
 }
 
 /// A fresh code to mail, or `None` while the previous one is younger than the cooldown
@@ -67,14 +71,28 @@ impl Matched {
 
 /// Checks `input` against the user's live code. The attempt is counted (and committed)
 /// before the comparison, so concurrent guesses cannot exceed the limit.
-pub async fn check(state: &AppState, user_id: Uuid, purpose: Purpose, input: &str) -> Result<Matched> {
+pub async fn check(
+    state: &AppState,
+    user_id: Uuid,
+    purpose: Purpose,
+    input: &str,
+) -> Result<Matched> {
     let Some(input) = code::parse(input) else {
         return Err(Error::InvalidCode);
     };
-    let Some((id, stored)) = db::codes::take_attempt(&state.db, user_id, purpose.as_str(), MAX_ATTEMPTS).await? else {
+    let Some((id, stored)) =
+        db::codes::take_attempt(&state.db, user_id, purpose.as_str(), MAX_ATTEMPTS).await?
+    else {
         return Err(Error::InvalidCode);
     };
-    if state.codes.matches(&[purpose.as_str().as_bytes(), user_id.as_bytes(), input.as_bytes()], &stored) {
+    if state.codes.matches(
+        &[
+            purpose.as_str().as_bytes(),
+            user_id.as_bytes(),
+            input.as_bytes(),
+        ],
+        &stored,
+    ) {
         Ok(Matched(id))
     } else {
         Err(Error::InvalidCode)

@@ -11,7 +11,11 @@ pub const DEFAULT_PORT: u16 = 3001;
 pub const DEFAULT_DATABASE: &str = "security";
 
 #[derive(clap::Parser, Clone)]
-#[command(name = "security", version, about = "ShopMarkets security service: accounts, login with 2FA, tokens, sessions.")]
+#[command(
+    name = "security",
+    version,
+    about = "ShopMarkets security service: accounts, login with 2FA, tokens, sessions."
+)]
 pub struct Config {
     #[command(flatten)]
     pub server: ServerArgs,
@@ -34,22 +38,46 @@ pub struct AuthConfig {
     #[arg(long = "service-token", env = "SERVICE_TOKEN", hide_env_values = true)]
     pub service_token: SecretString,
     /// Base64 of 32 random bytes: the AES-256-GCM key for TOTP secrets at rest.
-    #[arg(long = "totp-encryption-key", env = "TOTP_ENCRYPTION_KEY", hide_env_values = true)]
+    #[arg(
+        long = "totp-encryption-key",
+        env = "TOTP_ENCRYPTION_KEY",
+        hide_env_values = true
+    )]
     pub totp_encryption_key: SecretString,
     /// `iss` of issued access tokens.
-    #[arg(long = "jwt-issuer", env = "JWT_ISSUER", default_value = "https://security.shopmarkets.app")]
+    #[arg(
+        long = "jwt-issuer",
+        env = "JWT_ISSUER",
+        default_value = "https://security.shopmarkets.app"
+    )]
     pub jwt_issuer: String,
     /// `aud` of issued access tokens.
-    #[arg(long = "jwt-audience", env = "JWT_AUDIENCE", default_value = "shopmarkets")]
+    #[arg(
+        long = "jwt-audience",
+        env = "JWT_AUDIENCE",
+        default_value = "shopmarkets"
+    )]
     pub jwt_audience: String,
     /// Lifetime of an access token in seconds.
-    #[arg(long = "access-token-ttl-secs", env = "ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    #[arg(
+        long = "access-token-ttl-secs",
+        env = "ACCESS_TOKEN_TTL_SECS",
+        default_value_t = 900
+    )]
     pub access_token_ttl_secs: u64,
     /// Lifetime of a session (its refresh tokens) in days.
-    #[arg(long = "session-ttl-days", env = "SESSION_TTL_DAYS", default_value_t = 30)]
+    #[arg(
+        long = "session-ttl-days",
+        env = "SESSION_TTL_DAYS",
+        default_value_t = 30
+    )]
     pub session_ttl_days: i64,
     /// Requests a minute per client IP for each sensitive group (login, code checks, mail resends, password reset, registration).
-    #[arg(long = "auth-rate-limit-per-minute", env = "AUTH_RATE_LIMIT_PER_MINUTE", default_value_t = 10)]
+    #[arg(
+        long = "auth-rate-limit-per-minute",
+        env = "AUTH_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 10
+    )]
     pub rate_limit_per_minute: u32,
     /// Password hashes computed at once (each takes 19 MiB and one core); defaults to the core count.
     #[arg(long = "hash-concurrency", env = "HASH_CONCURRENCY")]
@@ -61,7 +89,11 @@ pub struct AuthConfig {
     #[arg(long = "cookie-domain", env = "COOKIE_DOMAIN")]
     pub cookie_domain: Option<String>,
     /// Issuer name shown in authenticator apps.
-    #[arg(long = "totp-issuer", env = "TOTP_ISSUER", default_value = "ShopMarkets")]
+    #[arg(
+        long = "totp-issuer",
+        env = "TOTP_ISSUER",
+        default_value = "ShopMarkets"
+    )]
     pub totp_issuer: String,
 }
 
@@ -90,6 +122,8 @@ impl AuthConfig {
             .decode(self.totp_encryption_key.expose_secret().trim())
             .ok()
             .and_then(|key| <[u8; 32]>::try_from(key).ok())
-            .ok_or_else(|| "TOTP_ENCRYPTION_KEY must be the base64 encoding of exactly 32 bytes".into())
+            .ok_or_else(|| {
+                "TOTP_ENCRYPTION_KEY must be the base64 encoding of exactly 32 bytes".into()
+            })
     }
 }

@@ -44,7 +44,9 @@ impl From<Error> for ApiError {
                 "invalid_credentials",
                 "Email or password is wrong, or the account is not verified.",
             ),
-            Error::InvalidCode => ApiError::bad_request("invalid_code", "The code is wrong or has expired."),
+            Error::InvalidCode => {
+                ApiError::bad_request("invalid_code", "The code is wrong or has expired.")
+            }
             Error::InvalidTicket => ApiError::unauthorized(
                 "invalid_ticket",
                 "The login step has expired or was already used; sign in again.",
@@ -53,8 +55,14 @@ impl From<Error> for ApiError {
                 "invalid_refresh_token",
                 "The session has ended; sign in again.",
             ),
-            Error::Unauthenticated => ApiError::unauthorized("unauthenticated", "A valid access token is required."),
-            Error::WrongPassword => ApiError::new(StatusCode::FORBIDDEN, "wrong_password", "The current password is wrong."),
+            Error::Unauthenticated => {
+                ApiError::unauthorized("unauthenticated", "A valid access token is required.")
+            }
+            Error::WrongPassword => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "wrong_password",
+                "The current password is wrong.",
+            ),
             Error::Validation(fields) => ApiError::validation(fields),
             Error::Api(api) => api,
             Error::Database(e) => ApiError::internal(format_args!("database: {e}")),

@@ -54,7 +54,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = config.database.pool(DEFAULT_DATABASE)?;
-    MIGRATOR.run(&db).await.context("running database migrations")?;
+    MIGRATOR
+        .run(&db)
+        .await
+        .context("running database migrations")?;
     let state = state(&config, db)?;
     tracing::info!(addr = %listener.local_addr()?, "security service listening");
     sm_http::serve(listener, router(state, &config.server), shutdown).await?;

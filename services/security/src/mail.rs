@@ -33,11 +33,16 @@ macro_rules! templates {
 }
 
 const TEMPLATES: &[(&str, &str)] = templates![
-    "de"/"verify_email", "en"/"verify_email",
-    "de"/"login_code", "en"/"login_code",
-    "de"/"password_reset", "en"/"password_reset",
-    "de"/"account_exists", "en"/"account_exists",
-    "de"/"password_changed", "en"/"password_changed",
+    "de" / "verify_email",
+    "en" / "verify_email",
+    "de" / "login_code",
+    "en" / "login_code",
+    "de" / "password_reset",
+    "en" / "password_reset",
+    "de" / "account_exists",
+    "en" / "account_exists",
+    "de" / "password_changed",
+    "en" / "password_changed",
 ];
 
 #[derive(Clone)]
@@ -55,7 +60,10 @@ struct Context<'a> {
 
 impl Mail {
     pub fn new(mailer: Mailer) -> Result<Self, MailError> {
-        Ok(Self { mailer, templates: std::sync::Arc::new(Templates::new(TEMPLATES)?) })
+        Ok(Self {
+            mailer,
+            templates: std::sync::Arc::new(Templates::new(TEMPLATES)?),
+        })
     }
 
     pub fn describe(&self) -> String {
@@ -63,16 +71,41 @@ impl Mail {
     }
 
     /// Renders the mail: the template's first line is the subject, the rest the body.
-    pub fn render(&self, kind: MailKind, language: Language, to: &str, name: &str, code: Option<&str>) -> Result<OutgoingMail, MailError> {
+    pub fn render(
+        &self,
+        kind: MailKind,
+        language: Language,
+        to: &str,
+        name: &str,
+        code: Option<&str>,
+    ) -> Result<OutgoingMail, MailError> {
         let template = format!("{}/{}.txt", language.as_str(), kind.name());
-        let context = Context { name, code, minutes: crate::codes::TTL_MINUTES };
+        let context = Context {
+            name,
+            code,
+            minutes: crate::codes::TTL_MINUTES,
+        };
         let rendered = self.templates.render(&template, context)?;
-        let (subject, text) = rendered.split_once("\n\n").unwrap_or((rendered.as_str(), ""));
-        Ok(OutgoingMail { to: to.to_owned(), subject: subject.trim().to_owned(), text: text.to_owned(), html: None })
+        let (subject, text) = rendered
+            .split_once("\n\n")
+            .unwrap_or((rendered.as_str(), ""));
+        Ok(OutgoingMail {
+            to: to.to_owned(),
+            subject: subject.trim().to_owned(),
+            text: text.to_owned(),
+            html: None,
+        })
     }
 
     /// Sends in the background: the answer to the request does not wait for (or reveal) delivery.
-    pub fn send(&self, kind: MailKind, language: Language, to: &str, name: &str, code: Option<&str>) {
+    pub fn send(
+        &self,
+        kind: MailKind,
+        language: Language,
+        to: &str,
+        name: &str,
+        code: Option<&str>,
+    ) {
         let mail = match self.render(kind, language, to, name, code) {
             Ok(mail) => mail,
             Err(e) => {
@@ -96,21 +129,41 @@ mod tests {
     #[test]
     fn every_template_renders_in_both_languages() {
         let config = <sm_mailer::MailConfig as clap::FromArgMatches>::from_arg_matches(
-            &<sm_mailer::MailConfig as clap::Args>::augment_args(clap::Command::new("t")).get_matches_from(["t"]),
+            &<sm_mailer::MailConfig as clap::Args>::augment_args(clap::Command::new("t"))
+                .get_matches_from(["t"]),
         )
         .unwrap();
         let mail = Mail::new(Mailer::from_config(&config).unwrap()).unwrap();
-        for kind in [MailKind::VerifyEmail, MailKind::LoginCode, MailKind::PasswordReset, MailKind::AccountExists, MailKind::PasswordChanged] {
+        for kind in [
+            MailKind::VerifyEmail,
+            MailKind::LoginCode,
+            MailKind::PasswordReset,
+            MailKind::AccountExists,
+            MailKind::PasswordChanged,
+        ] {
             for language in [Language::De, Language::En] {
-                let m = mail.render(kind, language, "a@example.de", "Anna", Some("123456")).unwrap();
+                let m = mail
+                    .render(kind, language, "a@example.de", "Anna", Some("123456"))
+                    .unwrap();
                 assert!(!m.subject.is_empty() && !m.subject.contains('\n'));
                 assert!(m.text.contains("Anna"));
-                if matches!(kind, MailKind::VerifyEmail | MailKind::LoginCode | MailKind::PasswordReset) {
+                if matches!(
+                    kind,
+                    MailKind::VerifyEmail | MailKind::LoginCode | MailKind::PasswordReset
+                ) {
                     assert!(m.text.contains("123456"));
                 }
             }
         }
-        let de = mail.render(MailKind::LoginCode, Language::De, "a@example.de", "Anna", Some("1")).unwrap();
+        let de = mail
+            .render(
+                MailKind::LoginCode,
+                Language::De,
+                "a@example.de",
+                "Anna",
+                Some("1"),
+            )
+            .unwrap();
         assert_eq!(de.subject, "Ihr Anmeldecode für ShopMarkets");
     }
 }

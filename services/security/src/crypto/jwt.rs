@@ -66,7 +66,12 @@ impl JwtKeys {
         self.ttl
     }
 
-    pub fn issue(&self, user_id: Uuid, session_id: Uuid, role: Role) -> anyhow::Result<(String, AccessClaims)> {
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        role: Role,
+    ) -> anyhow::Result<(String, AccessClaims)> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -98,7 +103,12 @@ mod tests {
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
     fn keys() -> JwtKeys {
-        JwtKeys::new(SECRET, "https://security.shopmarkets.app", "shopmarkets", Duration::from_secs(900))
+        JwtKeys::new(
+            SECRET,
+            "https://security.shopmarkets.app",
+            "shopmarkets",
+            Duration::from_secs(900),
+        )
     }
 
     fn forge(header: &str, claims: &serde_json::Value, signature: &str) -> String {
@@ -113,7 +123,9 @@ mod tests {
     #[test]
     fn issued_tokens_verify() {
         let k = keys();
-        let (token, claims) = k.issue(Uuid::now_v7(), Uuid::now_v7(), Role::Merchant).unwrap();
+        let (token, claims) = k
+            .issue(Uuid::now_v7(), Uuid::now_v7(), Role::Merchant)
+            .unwrap();
         let back = k.verify(&token).unwrap();
         assert_eq!(back.sub, claims.sub);
         assert_eq!(back.sid, claims.sid);
@@ -123,23 +135,43 @@ mod tests {
     #[test]
     fn refuses_alg_none_and_other_algorithms() {
         let k = keys();
-        let (token, claims) = k.issue(Uuid::now_v7(), Uuid::now_v7(), Role::Admin).unwrap();
+        let (token, claims) = k
+            .issue(Uuid::now_v7(), Uuid::now_v7(), Role::Admin)
+            .unwrap();
         let claims = serde_json::to_value(claims).unwrap();
-        assert!(k.verify(&forge(r#"{"alg":"none","typ":"JWT"}"#, &claims, "")).is_none());
+        assert!(k
+            .verify(&forge(r#"{"alg":"none","typ":"JWT"}"#, &claims, ""))
+            .is_none());
         let sig = token.rsplit('.').next().unwrap();
-        assert!(k.verify(&forge(r#"{"alg":"HS512","typ":"JWT"}"#, &claims, sig)).is_none());
-        assert!(k.verify(&forge(r#"{"alg":"RS256","typ":"JWT"}"#, &claims, sig)).is_none());
+        assert!(k
+            .verify(&forge(r#"{"alg":"HS512","typ":"JWT"}"#, &claims, sig))
+            .is_none());
+        assert!(k
+            .verify(&forge(r#"{"alg":"RS256","typ":"JWT"}"#, &claims, sig))
+            .is_none());
     }
 
     #[test]
     fn refuses_wrong_signature_issuer_audience_type_and_expiry() {
         let k = keys();
-        let other = JwtKeys::new(b"another secret that is long enough!!", "https://security.shopmarkets.app", "shopmarkets", Duration::from_secs(900));
-        let (token, _) = other.issue(Uuid::now_v7(), Uuid::now_v7(), Role::Merchant).unwrap();
+        let other = JwtKeys::new(
+            b"another secret that is long enough!!",
+            "https://security.shopmarkets.app",
+            "shopmarkets",
+            Duration::from_secs(900),
+        );
+        let (token, _) = other
+            .issue(Uuid::now_v7(), Uuid::now_v7(), Role::Merchant)
+            .unwrap();
         assert!(k.verify(&token).is_none(), "wrong signature");
 
         let sign = |claims: serde_json::Value| {
-            encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(SECRET)).unwrap()
+            encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(SECRET),
+            )
+            .unwrap()
         };
         let now = chrono::Utc::now().timestamp();
         let base = serde_json::json!({
@@ -147,7 +179,10 @@ mod tests {
             "sub": Uuid::now_v7(), "sid": Uuid::now_v7(), "typ": "access", "role": "merchant",
             "iat": now, "exp": now + 900
         });
-        assert!(k.verify(&sign(base.clone())).is_some(), "the untouched claims are valid");
+        assert!(
+            k.verify(&sign(base.clone())).is_some(),
+            "the untouched claims are valid"
+        );
         for (field, value) in [
             ("iss", serde_json::json!("https://evil.example")),
             ("aud", serde_json::json!("other-app")),

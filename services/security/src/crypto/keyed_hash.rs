@@ -24,7 +24,9 @@ impl KeyedHasher {
     pub fn derive(master: &[u8], label: &str) -> Self {
         let mut mac = HmacSha256::new_from_slice(master).expect("HMAC takes any key length");
         mac.update(label.as_bytes());
-        Self { key: mac.finalize().into_bytes().into() }
+        Self {
+            key: mac.finalize().into_bytes().into(),
+        }
     }
 
     /// Hash of the parts, each length-prefixed so ("ab","c") and ("a","bc") differ.

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{OnceCell, Semaphore};
@@ -22,12 +24,15 @@ pub struct PasswordHasher {
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordHasher").field("available", &self.permits.available_permits()).finish()
+        f.debug_struct("PasswordHasher")
+            .field("available", &self.permits.available_permits())
+            .finish()
     }
 }
 
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("valid argon2 params");
+    let params =
+        Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("valid argon2 params");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -52,7 +57,11 @@ impl PasswordHasher {
 
     /// Whether `password` matches `stored`. With `stored == None` (unknown account) a dummy
     /// hash is checked instead and the answer is always false.
-    pub async fn verify(&self, password: SecretString, stored: Option<String>) -> anyhow::Result<bool> {
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        stored: Option<String>,
+    ) -> anyhow::Result<bool> {
         let (hash, real) = match stored {
             Some(hash) => (hash, true),
             None => (self.dummy().await?, false),
@@ -60,7 +69,11 @@ impl PasswordHasher {
         let matches = self
             .blocking(move || {
                 PasswordHash::new(&hash)
-                    .map(|parsed| argon2().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
+                    .map(|parsed| {
+                        argon2()
+                            .verify_password(password.expose_secret().as_bytes(), &parsed)
+                            .is_ok()
+                    })
                     .unwrap_or(false)
             })
             .await?;
@@ -69,12 +82,17 @@ impl PasswordHasher {
 
     async fn dummy(&self) -> anyhow::Result<String> {
         self.dummy_hash
-            .get_or_try_init(|| self.hash(SecretString::from("dummy password for unknown accounts")))
+            .get_or_try_init(|| {
+                self.hash(SecretString::from("dummy password for unknown accounts"))
+            })
             .await
             .cloned()
     }
 
-    async fn blocking<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
         let _permit = self.permits.acquire().await?;
         Ok(tokio::task::spawn_blocking(job).await?)
     }
@@ -87,15 +105,36 @@ mod tests {
     #[tokio::test]
     async fn hashes_with_the_required_parameters_and_verifies() {
         let hasher = PasswordHasher::new(2);
-        let hash = hasher.hash(SecretString::from("Grüße aus Köln 2026")).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        assert!(hasher.verify(SecretString::from("Grüße aus Köln 2026"), Some(hash.clone())).await.unwrap());
-        assert!(!hasher.verify(SecretString::from("Grüße aus Köln 2027"), Some(hash)).await.unwrap());
+        let hash = hasher
+            .hash(SecretString::from("Grüße aus Köln 2026"))
+            .await
+            .unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(hasher
+            .verify(
+                SecretString::from("Grüße aus Köln 2026"),
+                Some(hash.clone())
+            )
+            .await
+            .unwrap());
+        assert!(!hasher
+            .verify(SecretString::from("Grüße aus Köln 2027"), Some(hash))
+            .await
+            .unwrap());
     }
 
     #[tokio::test]
     async fn unknown_account_never_matches() {
         let hasher = PasswordHasher::new(1);
-        assert!(!hasher.verify(SecretString::from("dummy password for unknown accounts"), None).await.unwrap());
+        assert!(!hasher
+            .verify(
+                SecretString::from("dummy password for unknown accounts"),
+                None
+            )
+            .await
+            .unwrap());
     }
 }

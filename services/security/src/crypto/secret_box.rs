@@ -20,7 +20,9 @@ impl std::fmt::Debug for SecretBox {
 
 impl SecretBox {
     pub fn new(key: &[u8; 32]) -> Self {
-        Self { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)) }
+        Self {
+            cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)),
+        }
     }
 
     /// `aad` binds the ciphertext to its owner (the user id), so it cannot be moved to another row.
@@ -28,7 +30,13 @@ impl SecretBox {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let ciphertext = self
             .cipher
-            .encrypt(&nonce, aes_gcm::aead::Payload { msg: plaintext, aad })
+            .encrypt(
+                &nonce,
+                aes_gcm::aead::Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .expect("AES-GCM encryption of a small buffer cannot fail");
         let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
         out.push(KEY_ID);
@@ -44,7 +52,13 @@ impl SecretBox {
         }
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
         self.cipher
-            .decrypt(Nonce::from_slice(nonce), aes_gcm::aead::Payload { msg: ciphertext, aad })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                aes_gcm::aead::Payload {
+                    msg: ciphertext,
+                    aad,
+                },
+            )
             .ok()
     }
 }
@@ -62,7 +76,13 @@ mod tests {
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
         assert!(sb.open(&tampered, b"user-1").is_none());
-        assert!(SecretBox::new(&[8u8; 32]).open(&sealed, b"user-1").is_none());
-        assert_ne!(sb.seal(b"same", b"u"), sb.seal(b"same", b"u"), "fresh nonce each time");
+        assert!(SecretBox::new(&[8u8; 32])
+            .open(&sealed, b"user-1")
+            .is_none());
+        assert_ne!(
+            sb.seal(b"same", b"u"),
+            sb.seal(b"same", b"u"),
+            "fresh nonce each time"
+        );
     }
 }

@@ -59,9 +59,11 @@ pub async fn take_attempt(
 
 /// Marks a matched code used; `false` if another request used it first.
 pub async fn consume(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE verification_codes SET used_at = now() WHERE id = $1 AND used_at IS NULL")
-        .bind(id)
-        .execute(db)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE verification_codes SET used_at = now() WHERE id = $1 AND used_at IS NULL",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -28,7 +28,11 @@ pub async fn create(
     Ok(())
 }
 
-pub async fn add_refresh_token(db: impl PgExecutor<'_>, session_id: Uuid, token_hash: &[u8]) -> sqlx::Result<()> {
+pub async fn add_refresh_token(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    token_hash: &[u8],
+) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id) VALUES ($1, $2)")
         .bind(token_hash)
         .bind(session_id)
@@ -39,9 +43,13 @@ pub async fn add_refresh_token(db: impl PgExecutor<'_>, session_id: Uuid, token_
 
 pub enum Rotation {
     /// The token was live and is now used; the caller issues its successor.
-    Rotated { session_id: Uuid },
+    Rotated {
+        session_id: Uuid,
+    },
     /// The token was already used: someone holds a copy. The session must end.
-    Replayed { session_id: Uuid },
+    Replayed {
+        session_id: Uuid,
+    },
     Unknown,
 }
 
@@ -57,11 +65,16 @@ pub async fn rotate(db: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<Ro
     if let Some(session_id) = rotated {
         return Ok(Rotation::Rotated { session_id });
     }
-    let replayed: Option<Uuid> = sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
-        .bind(token_hash)
-        .fetch_optional(&mut *db)
-        .await?;
-    Ok(replayed.map_or(Rotation::Unknown, |session_id| Rotation::Replayed { session_id }))
+    let replayed: Option<Uuid> =
+        sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&mut *db)
+            .await?;
+    Ok(
+        replayed.map_or(Rotation::Unknown, |session_id| Rotation::Replayed {
+            session_id,
+        }),
+    )
 }
 
 /// Who a live session belongs to: `None` once the session is revoked or expired, or the
@@ -74,7 +87,11 @@ pub struct Principal {
     pub role: String,
 }
 
-pub async fn principal(db: impl PgExecutor<'_>, session_id: Uuid, user_id: Uuid) -> sqlx::Result<Option<Principal>> {
+pub async fn principal(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<Option<Principal>> {
     sqlx::query_as(
         "SELECT u.id AS user_id, s.id AS session_id, u.email, u.role::text AS role
            FROM sessions s JOIN users u ON u.id = s.user_id
@@ -101,7 +118,12 @@ pub async fn live_user(db: impl PgExecutor<'_>, session_id: Uuid) -> sqlx::Resul
 }
 
 /// Ends one of the user's sessions; `false` if it is not theirs or already ended.
-pub async fn revoke(db: impl PgExecutor<'_>, session_id: Uuid, user_id: Uuid, reason: &str) -> sqlx::Result<bool> {
+pub async fn revoke(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    user_id: Uuid,
+    reason: &str,
+) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = now(), revoked_reason = $3
           WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
@@ -115,7 +137,11 @@ pub async fn revoke(db: impl PgExecutor<'_>, session_id: Uuid, user_id: Uuid, re
 }
 
 /// Ends a session whatever its owner (refresh-token replay).
-pub async fn revoke_by_id(db: impl PgExecutor<'_>, session_id: Uuid, reason: &str) -> sqlx::Result<Option<Uuid>> {
+pub async fn revoke_by_id(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    reason: &str,
+) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar(
         "UPDATE sessions SET revoked_at = coalesce(revoked_at, now()), revoked_reason = coalesce(revoked_reason, $2)
           WHERE id = $1 RETURNING user_id",
@@ -127,7 +153,12 @@ pub async fn revoke_by_id(db: impl PgExecutor<'_>, session_id: Uuid, reason: &st
 }
 
 /// Ends all of the user's sessions but `except`; returns how many ended.
-pub async fn revoke_all(db: impl PgExecutor<'_>, user_id: Uuid, reason: &str, except: Option<Uuid>) -> sqlx::Result<u64> {
+pub async fn revoke_all(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    reason: &str,
+    except: Option<Uuid>,
+) -> sqlx::Result<u64> {
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = now(), revoked_reason = $2
           WHERE user_id = $1 AND revoked_at IS NULL AND ($3::uuid IS NULL OR id <> $3)",

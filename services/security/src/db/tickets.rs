@@ -42,10 +42,12 @@ pub async fn take_attempt(
 
 /// Uses the ticket up; `false` if another request did first.
 pub async fn consume(db: impl PgExecutor<'_>, ticket_hash: &[u8]) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE login_tickets SET used_at = now() WHERE ticket_hash = $1 AND used_at IS NULL")
-        .bind(ticket_hash)
-        .execute(db)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE login_tickets SET used_at = now() WHERE ticket_hash = $1 AND used_at IS NULL",
+    )
+    .bind(ticket_hash)
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -18,7 +18,8 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, email, password_hash, full_name, language, role::text AS role, is_verified, \
+const COLUMNS: &str =
+    "id, email, password_hash, full_name, language, role::text AS role, is_verified, \
      is_active, totp_secret_enc, totp_pending_enc, totp_enabled_at, created_at";
 
 pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<UserRow>> {
@@ -66,7 +67,11 @@ pub async fn mark_verified(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()
     Ok(())
 }
 
-pub async fn set_password(db: impl PgExecutor<'_>, id: Uuid, password_hash: &str) -> sqlx::Result<()> {
+pub async fn set_password(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    password_hash: &str,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1",
     )
@@ -88,15 +93,20 @@ pub async fn set_active(db: impl PgExecutor<'_>, id: Uuid, active: bool) -> sqlx
 }
 
 pub async fn set_role(db: impl PgExecutor<'_>, email: &str, role: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE users SET role = $2::user_role, updated_at = now() WHERE email = $1")
-        .bind(email)
-        .bind(role)
-        .execute(db)
-        .await?;
+    let done =
+        sqlx::query("UPDATE users SET role = $2::user_role, updated_at = now() WHERE email = $1")
+            .bind(email)
+            .bind(role)
+            .execute(db)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn set_totp_pending(db: impl PgExecutor<'_>, id: Uuid, sealed: &[u8]) -> sqlx::Result<()> {
+pub async fn set_totp_pending(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    sealed: &[u8],
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET totp_pending_enc = $2, updated_at = now() WHERE id = $1")
         .bind(id)
         .bind(sealed)

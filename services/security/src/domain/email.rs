@@ -11,10 +11,17 @@ impl Email {
         let invalid = || FieldError::new("email", "invalid_email", "Enter a valid email address.");
         let email = raw.trim().to_lowercase();
         if email.len() > Self::MAX_LEN {
-            return Err(FieldError::new("email", "too_long", "The email address is too long."));
+            return Err(FieldError::new(
+                "email",
+                "too_long",
+                "The email address is too long.",
+            ));
         }
         // No control characters (CRLF header injection), no spaces, no quoting.
-        if email.chars().any(|c| c.is_control() || c.is_whitespace() || "\"<>(),;:\\[]".contains(c)) {
+        if email
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "\"<>(),;:\\[]".contains(c))
+        {
             return Err(invalid());
         }
         let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
@@ -55,7 +62,10 @@ mod tests {
 
     #[test]
     fn normalises_case_and_whitespace() {
-        assert_eq!(Email::parse("  Anna.Schmidt@Example.DE ").unwrap().as_str(), "anna.schmidt@example.de");
+        assert_eq!(
+            Email::parse("  Anna.Schmidt@Example.DE ").unwrap().as_str(),
+            "anna.schmidt@example.de"
+        );
     }
 
     #[test]

@@ -50,7 +50,11 @@ impl NewPassword {
 }
 
 fn too_long() -> FieldError {
-    FieldError::new("password", "too_long", format!("Use at most {MAX_CHARS} characters."))
+    FieldError::new(
+        "password",
+        "too_long",
+        format!("Use at most {MAX_CHARS} characters."),
+    )
 }
 
 #[cfg(test)]
@@ -58,7 +62,9 @@ mod tests {
     use super::*;
 
     fn code(raw: &str) -> Result<(), String> {
-        NewPassword::parse(raw, &["anna@example.de"]).map(|_| ()).map_err(|e| e.code.into_owned())
+        NewPassword::parse(raw, &["anna@example.de"])
+            .map(|_| ())
+            .map_err(|e| e.code.into_owned())
     }
 
     #[test]
@@ -67,7 +73,10 @@ mod tests {
         assert_eq!(code("Xk9#qLp"), Err("too_short".into())); // 7
         assert_eq!(code("Xk9#qLp2"), Ok(())); // 8
         assert_eq!(code(&"Zq7!mW3x".repeat(16)), Ok(())); // 128
-        assert_eq!(code(&format!("{}a", "Zq7!mW3x".repeat(16))), Err("too_long".into()));
+        assert_eq!(
+            code(&format!("{}a", "Zq7!mW3x".repeat(16))),
+            Err("too_long".into())
+        );
         assert_eq!(code(&"x".repeat(10_000)), Err("too_long".into()));
     }
 
@@ -88,7 +97,10 @@ mod tests {
 
     #[test]
     fn nfkc_makes_composed_and_decomposed_equal() {
-        assert_eq!(normalize("Gru\u{308}ße").expose_secret(), normalize("Grüße").expose_secret());
+        assert_eq!(
+            normalize("Gru\u{308}ße").expose_secret(),
+            normalize("Grüße").expose_secret()
+        );
     }
 
     #[test]

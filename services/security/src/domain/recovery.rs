@@ -12,8 +12,14 @@ pub fn generate() -> Vec<String> {
     let mut rng = rand::rngs::OsRng;
     (0..COUNT)
         .map(|_| {
-            let chars: Vec<u8> = (0..16).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())]).collect();
-            chars.chunks(4).map(|c| std::str::from_utf8(c).expect("ascii")).collect::<Vec<_>>().join("-")
+            let chars: Vec<u8> = (0..16)
+                .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())])
+                .collect();
+            chars
+                .chunks(4)
+                .map(|c| std::str::from_utf8(c).expect("ascii"))
+                .collect::<Vec<_>>()
+                .join("-")
         })
         .collect()
 }
@@ -36,8 +42,13 @@ mod tests {
     fn ten_distinct_well_formed_codes() {
         let codes = generate();
         assert_eq!(codes.len(), 10);
-        assert_eq!(codes.iter().collect::<std::collections::HashSet<_>>().len(), 10);
-        assert!(codes.iter().all(|c| c.len() == 19 && c.split('-').count() == 4));
+        assert_eq!(
+            codes.iter().collect::<std::collections::HashSet<_>>().len(),
+            10
+        );
+        assert!(codes
+            .iter()
+            .all(|c| c.len() == 19 && c.split('-').count() == 4));
     }
 
     #[test]

@@ -12,7 +12,12 @@ pub struct Totp {
 }
 
 impl Totp {
-    pub fn new(secret: Vec<u8>, digits: usize, issuer: &str, account: &str) -> Result<Self, String> {
+    pub fn new(
+        secret: Vec<u8>,
+        digits: usize,
+        issuer: &str,
+        account: &str,
+    ) -> Result<Self, String> {
         TOTP::new(
             Algorithm::SHA1,
             digits,
@@ -53,7 +58,13 @@ impl Totp {
         let current = unix_time / STEP_SECS;
         [current.saturating_sub(1), current, current + 1]
             .into_iter()
-            .find(|step| bool::from(self.code_at(step * STEP_SECS).as_bytes().ct_eq(code.trim().as_bytes())))
+            .find(|step| {
+                bool::from(
+                    self.code_at(step * STEP_SECS)
+                        .as_bytes()
+                        .ct_eq(code.trim().as_bytes()),
+                )
+            })
     }
 }
 
@@ -64,7 +75,13 @@ mod tests {
     /// RFC 6238 appendix B, SHA-1 rows (8 digits, secret "12345678901234567890").
     #[test]
     fn rfc6238_test_vectors() {
-        let totp = Totp::new(b"12345678901234567890".to_vec(), 8, "ShopMarkets", "rfc@example.de").unwrap();
+        let totp = Totp::new(
+            b"12345678901234567890".to_vec(),
+            8,
+            "ShopMarkets",
+            "rfc@example.de",
+        )
+        .unwrap();
         for (time, expected) in [
             (59, "94287082"),
             (1_111_111_109, "07081804"),
@@ -80,7 +97,13 @@ mod tests {
 
     #[test]
     fn one_step_of_drift_either_way_and_no_more() {
-        let totp = Totp::new(Totp::generate_secret(), DIGITS, "ShopMarkets", "a@example.de").unwrap();
+        let totp = Totp::new(
+            Totp::generate_secret(),
+            DIGITS,
+            "ShopMarkets",
+            "a@example.de",
+        )
+        .unwrap();
         let now = 1_700_000_015;
         let code = totp.code_at(now);
         assert_eq!(totp.matching_step(&code, now + 30), Some(now / 30));
@@ -91,9 +114,18 @@ mod tests {
 
     #[test]
     fn uri_names_issuer_and_account() {
-        let totp = Totp::new(Totp::generate_secret(), DIGITS, "ShopMarkets", "anna@example.de").unwrap();
+        let totp = Totp::new(
+            Totp::generate_secret(),
+            DIGITS,
+            "ShopMarkets",
+            "anna@example.de",
+        )
+        .unwrap();
         let uri = totp.uri();
-        assert!(uri.starts_with("otpauth://totp/ShopMarkets:anna%40example.de?"), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/ShopMarkets:anna%40example.de?"),
+            "{uri}"
+        );
         assert!(uri.contains(&format!("secret={}", totp.secret_base32())));
     }
 }

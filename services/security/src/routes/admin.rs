@@ -24,14 +24,27 @@ fn require_admin(auth: &AuthUser) -> Result<()> {
 #[utoipa::path(post, path = "/api/admin/users/{id}/disable", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
     responses((status = 204, description = "Disabled"), (status = 403, body = sm_http::ErrorBody), (status = 404, body = sm_http::ErrorBody)))]
-pub async fn disable_user(State(state): State<AppState>, auth: AuthUser, client: Client, Path(id): Path<Uuid>) -> Result<StatusCode> {
+pub async fn disable_user(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    client: Client,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode> {
     require_admin(&auth)?;
     let mut tx = state.db.begin().await?;
     if !db::users::set_active(&mut *tx, id, false).await? {
         return Err(ApiError::not_found().into());
     }
     db::sessions::revoke_all(&mut *tx, id, "account_disabled", None).await?;
-    db::audit::record(&mut *tx, Some(id), "account_disabled", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({ "by": auth.user_id })).await?;
+    db::audit::record(
+        &mut *tx,
+        Some(id),
+        "account_disabled",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        serde_json::json!({ "by": auth.user_id }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -40,11 +53,24 @@ pub async fn disable_user(State(state): State<AppState>, auth: AuthUser, client:
 #[utoipa::path(post, path = "/api/admin/users/{id}/enable", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
     responses((status = 204, description = "Enabled"), (status = 403, body = sm_http::ErrorBody), (status = 404, body = sm_http::ErrorBody)))]
-pub async fn enable_user(State(state): State<AppState>, auth: AuthUser, client: Client, Path(id): Path<Uuid>) -> Result<StatusCode> {
+pub async fn enable_user(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    client: Client,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode> {
     require_admin(&auth)?;
     if !db::users::set_active(&state.db, id, true).await? {
         return Err(ApiError::not_found().into());
     }
-    db::audit::record(&state.db, Some(id), "account_enabled", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({ "by": auth.user_id })).await?;
+    db::audit::record(
+        &state.db,
+        Some(id),
+        "account_enabled",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        serde_json::json!({ "by": auth.user_id }),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -51,7 +51,14 @@ pub async fn introspect(
             sid: Some(user.session_id),
             exp: Some(user.expires_at),
         },
-        None => Introspection { active: false, sub: None, email: None, role: None, sid: None, exp: None },
+        None => Introspection {
+            active: false,
+            sub: None,
+            email: None,
+            role: None,
+            sid: None,
+            exp: None,
+        },
     };
     Ok(Json(answer))
 }

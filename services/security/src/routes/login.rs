@@ -67,7 +67,9 @@ pub async fn login(
 ) -> Result<Json<LoginResponse>> {
     state.limits.login.check(client.ip)?;
     let email = Email::parse(&req.email).map_err(|_| Error::InvalidCredentials)?;
-    let throttle_key = state.throttle_keys.hash(&[email.as_str().as_bytes(), &network(client.ip)]);
+    let throttle_key = state
+        .throttle_keys
+        .hash(&[email.as_str().as_bytes(), &network(client.ip)]);
     if let Some(wait) = db::throttle::wait_secs(&state.db, &throttle_key).await? {
         return Err(ApiError::too_many_requests(wait as u64).into());
     }
@@ -75,7 +77,10 @@ pub async fn login(
     let user = db::users::find_by_email(&state.db, email.as_str()).await?;
     let password_ok = state
         .passwords
-        .verify(password::normalize(&req.password), user.as_ref().map(|u| u.password_hash.clone()))
+        .verify(
+            password::normalize(&req.password),
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
         .await?;
     let user = match user {
         Some(user) if password_ok && user.is_verified && user.is_active => user,
@@ -88,24 +93,62 @@ pub async fn login(
                 }
             }
             let user_id = user.map(|u| u.id);
-            db::audit::record(&state.db, user_id, "login_failed", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({})).await?;
+            db::audit::record(
+                &state.db,
+                user_id,
+                "login_failed",
+                Some(client.ip),
+                client.user_agent.as_deref(),
+                serde_json::json!({}),
+            )
+            .await?;
             return Err(Error::InvalidCredentials);
         }
     };
     db::throttle::clear(&state.db, &throttle_key).await?;
 
-    let method = if user.totp_enabled_at.is_some() { "totp" } else { "email" };
+    let method = if user.totp_enabled_at.is_some() {
+        "totp"
+    } else {
+        "email"
+    };
     let ticket = opaque::generate();
-    db::tickets::create(&state.db, &opaque::hash(&ticket), user.id, method, TICKET_TTL_SECS).await?;
+    db::tickets::create(
+        &state.db,
+        &opaque::hash(&ticket),
+        user.id,
+        method,
+        TICKET_TTL_SECS,
+    )
+    .await?;
     if method == "email" {
         // Within the resend cooldown the code mailed a moment ago stays valid.
         if let Some(code) = codes::issue(&state, user.id, Purpose::Login).await? {
             let language = Language::from_db(&user.language);
-            state.mail.send(MailKind::LoginCode, language, &user.email, &user.full_name, Some(&code));
+            state.mail.send(
+                MailKind::LoginCode,
+                language,
+                &user.email,
+                &user.full_name,
+                Some(&code),
+            );
         }
     }
-    db::audit::record(&state.db, Some(user.id), "login_password_ok", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({ "method": method })).await?;
-    Ok(Json(LoginResponse { status: "second_factor_required", ticket, method, expires_in: TICKET_TTL_SECS }))
+    db::audit::record(
+        &state.db,
+        Some(user.id),
+        "login_password_ok",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        serde_json::json!({ "method": method }),
+    )
+    .await?;
+    Ok(Json(LoginResponse {
+        status: "second_factor_required",
+        ticket,
+        method,
+        expires_in: TICKET_TTL_SECS,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -142,13 +185,22 @@ pub async fn verify_2fa(
         .ok_or(Error::InvalidTicket)?;
 
     let mut tx = state.db.begin().await?;
-    match (method.as_str(), req.code.as_deref(), req.recovery_code.as_deref()) {
+    match (
+        method.as_str(),
+        req.code.as_deref(),
+        req.recovery_code.as_deref(),
+    ) {
         ("email", Some(code), None) => {
-            codes::check(&state, user.id, Purpose::Login, code).await?.consume(&mut tx).await?;
+            codes::check(&state, user.id, Purpose::Login, code)
+                .await?
+                .consume(&mut tx)
+                .await?;
         }
         ("totp", Some(code), None) => check_totp(&state, &user, code).await?,
         ("totp", None, Some(recovery_code)) => {
-            if !db::recovery_codes::consume(&mut *tx, user.id, &recovery::hash(recovery_code)).await? {
+            if !db::recovery_codes::consume(&mut *tx, user.id, &recovery::hash(recovery_code))
+                .await?
+            {
                 return Err(Error::InvalidCode);
             }
         }
@@ -157,8 +209,17 @@ pub async fn verify_2fa(
     if !db::tickets::consume(&mut *tx, &ticket_hash).await? {
         return Err(Error::InvalidTicket);
     }
-    let detail = serde_json::json!({ "method": method, "recovery_code": req.recovery_code.is_some() });
-    db::audit::record(&mut *tx, Some(user.id), "login_succeeded", Some(client.ip), client.user_agent.as_deref(), detail).await?;
+    let detail =
+        serde_json::json!({ "method": method, "recovery_code": req.recovery_code.is_some() });
+    db::audit::record(
+        &mut *tx,
+        Some(user.id),
+        "login_succeeded",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        detail,
+    )
+    .await?;
     let (jar, response) = tokens::start_session(&state, &mut tx, jar, user, &client).await?;
     tx.commit().await?;
     Ok((jar, Json(response)))
@@ -171,7 +232,13 @@ async fn check_totp(state: &AppState, user: &UserRow, code: &str) -> Result<()> 
         .totp_box
         .open(sealed, user.id.as_bytes())
         .ok_or_else(|| anyhow::anyhow!("TOTP secret of user {} does not decrypt", user.id))?;
-    let totp = Totp::new(secret, totp::DIGITS, &state.settings.totp_issuer, &user.email).map_err(anyhow::Error::msg)?;
+    let totp = Totp::new(
+        secret,
+        totp::DIGITS,
+        &state.settings.totp_issuer,
+        &user.email,
+    )
+    .map_err(anyhow::Error::msg)?;
     let now = chrono::Utc::now().timestamp() as u64;
     let step = totp.matching_step(code, now).ok_or(Error::InvalidCode)?;
     if db::users::accept_totp_step(&state.db, user.id, step as i64).await? {
@@ -180,4 +247,3 @@ async fn check_totp(state: &AppState, user: &UserRow, code: &str) -> Result<()> 
         Err(Error::InvalidCode)
     }
 }
-

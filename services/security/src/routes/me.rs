@@ -45,6 +45,8 @@ impl From<UserRow> for UserView {
 #[utoipa::path(get, path = "/api/auth/me", tag = "account", security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = 401, body = sm_http::ErrorBody)))]
 pub async fn me(State(state): State<AppState>, auth: AuthUser) -> Result<Json<UserView>> {
-    let user = db::users::find_by_id(&state.db, auth.user_id).await?.ok_or(Error::Unauthenticated)?;
+    let user = db::users::find_by_id(&state.db, auth.user_id)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
     Ok(Json(user.into()))
 }

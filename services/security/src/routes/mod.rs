@@ -28,7 +28,6 @@ use crate::state::AppState;
 #[openapi(
     info(title = "ShopMarkets security service", description = "Accounts, email verification, login with two factors, tokens, sessions, password reset."),
     modifiers(&BearerAuth),
-    nest((path = "/", api = sm_http::health::HealthApi)),
     components(schemas(sm_http::ErrorBody))
 )]
 struct ApiDoc;
@@ -38,7 +37,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
         components.add_security_scheme(
             "service",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
@@ -48,7 +50,7 @@ impl Modify for BearerAuth {
 
 /// The API routes and their OpenAPI document.
 pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(register::register))
         .routes(routes!(register::verify_email))
         .routes(routes!(register::resend_verification))
@@ -71,7 +73,9 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::disable_user))
         .routes(routes!(admin::enable_user))
         .with_state(state)
-        .split_for_parts()
+        .split_for_parts();
+    doc.merge(sm_http::health::HealthApi::openapi());
+    (router, doc)
 }
 
 /// The answer to requests whose outcome must not reveal whether an account exists.

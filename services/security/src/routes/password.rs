@@ -35,16 +35,28 @@ pub async fn request_reset(
 ) -> Result<(StatusCode, Json<Accepted>)> {
     state.limits.reset.check(client.ip)?;
     if let Ok(email) = Email::parse(&req.email) {
-        if let Some(user) = db::users::find_by_email(&state.db, email.as_str()).await?.filter(|u| u.is_active) {
+        if let Some(user) = db::users::find_by_email(&state.db, email.as_str())
+            .await?
+            .filter(|u| u.is_active)
+        {
             if let Some(code) = codes::issue(&state, user.id, Purpose::PasswordReset).await? {
                 let language = Language::from_db(&user.language);
-                state.mail.send(MailKind::PasswordReset, language, &user.email, &user.full_name, Some(&code));
+                state.mail.send(
+                    MailKind::PasswordReset,
+                    language,
+                    &user.email,
+                    &user.full_name,
+                    Some(&code),
+                );
             }
         }
     }
     Ok((
         StatusCode::ACCEPTED,
-        Json(Accepted { status: "accepted", message: "If the address belongs to an account, a reset code is on its way." }),
+        Json(Accepted {
+            status: "accepted",
+            message: "If the address belongs to an account, a reset code is on its way.",
+        }),
     ))
 }
 
@@ -68,7 +80,8 @@ pub async fn confirm_reset(
     state.limits.reset.check(client.ip)?;
     let email = Email::parse(&req.email).map_err(|_| Error::InvalidCode)?;
     // Judge the new password first: a weak one must not cost a code attempt.
-    let new_password = NewPassword::parse(&req.new_password, &[email.as_str()]).map_err(|e| Error::Validation(vec![e.with_field("new_password")]))?;
+    let new_password = NewPassword::parse(&req.new_password, &[email.as_str()])
+        .map_err(|e| Error::Validation(vec![e.with_field("new_password")]))?;
     let user = db::users::find_by_email(&state.db, email.as_str())
         .await?
         .filter(|u| u.is_active)
@@ -83,11 +96,27 @@ pub async fn confirm_reset(
     db::users::mark_verified(&mut *tx, user.id).await?;
     db::sessions::revoke_all(&mut *tx, user.id, "password_reset", None).await?;
     db::tickets::delete_for_user(&mut *tx, user.id).await?;
-    db::audit::record(&mut *tx, Some(user.id), "password_reset", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({})).await?;
+    db::audit::record(
+        &mut *tx,
+        Some(user.id),
+        "password_reset",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        serde_json::json!({}),
+    )
+    .await?;
     tx.commit().await?;
     let language = Language::from_db(&user.language);
-    state.mail.send(MailKind::PasswordChanged, language, &user.email, &user.full_name, None);
-    Ok(Json(PasswordStatus { status: "password_reset" }))
+    state.mail.send(
+        MailKind::PasswordChanged,
+        language,
+        &user.email,
+        &user.full_name,
+        None,
+    );
+    Ok(Json(PasswordStatus {
+        status: "password_reset",
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -106,11 +135,28 @@ pub async fn change(
     client: Client,
     Json(req): Json<ChangePasswordRequest>,
 ) -> Result<Json<PasswordStatus>> {
-    let user = db::users::find_by_id(&state.db, auth.user_id).await?.ok_or(Error::Unauthenticated)?;
+    let user = db::users::find_by_id(&state.db, auth.user_id)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
     let new_password = NewPassword::parse(&req.new_password, &[&user.email, &user.full_name])
         .map_err(|e| Error::Validation(vec![e.with_field("new_password")]))?;
-    if !state.passwords.verify(password::normalize(&req.current_password), Some(user.password_hash.clone())).await? {
-        db::audit::record(&state.db, Some(user.id), "password_change_failed", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({})).await?;
+    if !state
+        .passwords
+        .verify(
+            password::normalize(&req.current_password),
+            Some(user.password_hash.clone()),
+        )
+        .await?
+    {
+        db::audit::record(
+            &state.db,
+            Some(user.id),
+            "password_change_failed",
+            Some(client.ip),
+            client.user_agent.as_deref(),
+            serde_json::json!({}),
+        )
+        .await?;
         return Err(Error::WrongPassword);
     }
     let hash = state.passwords.hash(new_password.into_secret()).await?;
@@ -118,9 +164,25 @@ pub async fn change(
     db::users::set_password(&mut *tx, user.id, &hash).await?;
     db::sessions::revoke_all(&mut *tx, user.id, "password_changed", Some(auth.session_id)).await?;
     db::tickets::delete_for_user(&mut *tx, user.id).await?;
-    db::audit::record(&mut *tx, Some(user.id), "password_changed", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({})).await?;
+    db::audit::record(
+        &mut *tx,
+        Some(user.id),
+        "password_changed",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        serde_json::json!({}),
+    )
+    .await?;
     tx.commit().await?;
     let language = Language::from_db(&user.language);
-    state.mail.send(MailKind::PasswordChanged, language, &user.email, &user.full_name, None);
-    Ok(Json(PasswordStatus { status: "password_changed" }))
+    state.mail.send(
+        MailKind::PasswordChanged,
+        language,
+        &user.email,
+        &user.full_name,
+        None,
+    );
+    Ok(Json(PasswordStatus {
+        status: "password_changed",
+    }))
 }

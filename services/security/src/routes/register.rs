@@ -38,7 +38,11 @@ const CHECK_MAIL: Accepted = Accepted {
 fn parse_name(raw: &str) -> Result<String, FieldError> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(FieldError::new("full_name", "invalid_name", "Enter your name (at most 200 characters)."));
+        return Err(FieldError::new(
+            "full_name",
+            "invalid_name",
+            "Enter your name (at most 200 characters).",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -56,8 +60,15 @@ pub async fn register(
     let email = Email::parse(&req.email);
     let name = parse_name(&req.full_name);
     let password = NewPassword::parse(&req.password, &[&req.email, &req.full_name]);
-    let fields: Vec<FieldError> =
-        [email.as_ref().err(), name.as_ref().err(), password.as_ref().err()].into_iter().flatten().cloned().collect();
+    let fields: Vec<FieldError> = [
+        email.as_ref().err(),
+        name.as_ref().err(),
+        password.as_ref().err(),
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect();
     if !fields.is_empty() {
         return Err(Error::Validation(fields));
     }
@@ -67,19 +78,56 @@ pub async fn register(
     // Hash even when the address is taken, so both cases take equally long.
     let hash = state.passwords.hash(password.into_secret()).await?;
     let id = Uuid::now_v7();
-    if db::users::insert(&state.db, id, email.as_str(), &hash, &name, language.as_str()).await? {
-        db::audit::record(&state.db, Some(id), "registered", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({})).await?;
+    if db::users::insert(
+        &state.db,
+        id,
+        email.as_str(),
+        &hash,
+        &name,
+        language.as_str(),
+    )
+    .await?
+    {
+        db::audit::record(
+            &state.db,
+            Some(id),
+            "registered",
+            Some(client.ip),
+            client.user_agent.as_deref(),
+            serde_json::json!({}),
+        )
+        .await?;
         if let Some(code) = codes::issue(&state, id, Purpose::EmailVerification).await? {
-            state.mail.send(MailKind::VerifyEmail, language, email.as_str(), &name, Some(&code));
+            state.mail.send(
+                MailKind::VerifyEmail,
+                language,
+                email.as_str(),
+                &name,
+                Some(&code),
+            );
         }
     } else if let Some(existing) = db::users::find_by_email(&state.db, email.as_str()).await? {
         let language = Language::from_db(&existing.language);
         if !existing.is_verified {
-            if let Some(code) = codes::issue(&state, existing.id, Purpose::EmailVerification).await? {
-                state.mail.send(MailKind::VerifyEmail, language, &existing.email, &existing.full_name, Some(&code));
+            if let Some(code) =
+                codes::issue(&state, existing.id, Purpose::EmailVerification).await?
+            {
+                state.mail.send(
+                    MailKind::VerifyEmail,
+                    language,
+                    &existing.email,
+                    &existing.full_name,
+                    Some(&code),
+                );
             }
         } else {
-            state.mail.send(MailKind::AccountExists, language, &existing.email, &existing.full_name, None);
+            state.mail.send(
+                MailKind::AccountExists,
+                language,
+                &existing.email,
+                &existing.full_name,
+                None,
+            );
         }
     }
     Ok((StatusCode::ACCEPTED, Json(CHECK_MAIL)))
@@ -108,12 +156,22 @@ pub async fn verify_email(
 ) -> Result<Json<StatusResponse>> {
     state.limits.verify.check(client.ip)?;
     let email = Email::parse(&req.email).map_err(|_| Error::InvalidCode)?;
-    let user = db::users::find_by_email(&state.db, email.as_str()).await?.ok_or(Error::InvalidCode)?;
+    let user = db::users::find_by_email(&state.db, email.as_str())
+        .await?
+        .ok_or(Error::InvalidCode)?;
     let matched = codes::check(&state, user.id, Purpose::EmailVerification, &req.code).await?;
     let mut tx = state.db.begin().await?;
     matched.consume(&mut tx).await?;
     db::users::mark_verified(&mut *tx, user.id).await?;
-    db::audit::record(&mut *tx, Some(user.id), "email_verified", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({})).await?;
+    db::audit::record(
+        &mut *tx,
+        Some(user.id),
+        "email_verified",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        serde_json::json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(StatusResponse { status: "verified" }))
 }
@@ -135,9 +193,17 @@ pub async fn resend_verification(
     if let Ok(email) = Email::parse(&req.email) {
         if let Some(user) = db::users::find_by_email(&state.db, email.as_str()).await? {
             if !user.is_verified && user.is_active {
-                if let Some(code) = codes::issue(&state, user.id, Purpose::EmailVerification).await? {
+                if let Some(code) =
+                    codes::issue(&state, user.id, Purpose::EmailVerification).await?
+                {
                     let language = Language::from_db(&user.language);
-                    state.mail.send(MailKind::VerifyEmail, language, &user.email, &user.full_name, Some(&code));
+                    state.mail.send(
+                        MailKind::VerifyEmail,
+                        language,
+                        &user.email,
+                        &user.full_name,
+                        Some(&code),
+                    );
                 }
             }
         }

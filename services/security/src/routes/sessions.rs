@@ -51,10 +51,23 @@ pub async fn list(State(state): State<AppState>, auth: AuthUser) -> Result<Json<
 #[utoipa::path(delete, path = "/api/auth/sessions/{id}", tag = "sessions", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Session id")),
     responses((status = 204, description = "Session ended"), (status = 401, body = sm_http::ErrorBody), (status = 404, body = sm_http::ErrorBody)))]
-pub async fn revoke(State(state): State<AppState>, auth: AuthUser, client: Client, Path(id): Path<Uuid>) -> Result<StatusCode> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    client: Client,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode> {
     if !db::sessions::revoke(&state.db, id, auth.user_id, "revoked_by_user").await? {
         return Err(ApiError::not_found().into());
     }
-    db::audit::record(&state.db, Some(auth.user_id), "session_revoked", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({ "session_id": id })).await?;
+    db::audit::record(
+        &state.db,
+        Some(auth.user_id),
+        "session_revoked",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        serde_json::json!({ "session_id": id }),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

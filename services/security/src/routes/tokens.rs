@@ -53,8 +53,16 @@ fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
     cookie
 }
 
+/// Tells the browser to drop the refresh cookie (whether or not this request carried it).
 fn removal_cookie(state: &AppState) -> Cookie<'static> {
-    let mut cookie = Cookie::build((REFRESH_COOKIE, "")).path(COOKIE_PATH).build();
+    let mut cookie = Cookie::build((REFRESH_COOKIE, ""))
+        .http_only(true)
+        .secure(state.settings.cookie_secure)
+        .same_site(SameSite::Strict)
+        .path(COOKIE_PATH)
+        .max_age(time::Duration::ZERO)
+        .expires(time::OffsetDateTime::UNIX_EPOCH)
+        .build();
     if let Some(domain) = &state.settings.cookie_domain {
         cookie.set_domain(domain.clone());
     }
@@ -129,7 +137,9 @@ pub async fn refresh(
         None
     } else {
         serde_json::from_slice::<RefreshRequest>(&body)
-            .map_err(|_| ApiError::bad_request("malformed_json", "The request body is not valid JSON."))?
+            .map_err(|_| {
+                ApiError::bad_request("malformed_json", "The request body is not valid JSON.")
+            })?
             .refresh_token
     };
     let presented = from_body
@@ -139,16 +149,29 @@ pub async fn refresh(
     let mut tx = state.db.begin().await?;
     match db::sessions::rotate(&mut tx, &opaque::hash(&presented)).await? {
         Rotation::Rotated { session_id } => {
-            let user_id = db::sessions::live_user(&mut *tx, session_id).await?.ok_or(Error::InvalidRefreshToken)?;
-            let user = db::users::find_by_id(&mut *tx, user_id).await?.ok_or(Error::InvalidRefreshToken)?;
+            let user_id = db::sessions::live_user(&mut *tx, session_id)
+                .await?
+                .ok_or(Error::InvalidRefreshToken)?;
+            let user = db::users::find_by_id(&mut *tx, user_id)
+                .await?
+                .ok_or(Error::InvalidRefreshToken)?;
             let (jar, response) = issue_tokens(&state, &mut tx, jar, user, session_id).await?;
             tx.commit().await?;
             Ok((jar, Json(response)))
         }
         Rotation::Replayed { session_id } => {
-            let user_id = db::sessions::revoke_by_id(&mut *tx, session_id, "refresh_token_reuse").await?;
+            let user_id =
+                db::sessions::revoke_by_id(&mut *tx, session_id, "refresh_token_reuse").await?;
             let detail = serde_json::json!({ "session_id": session_id });
-            db::audit::record(&mut *tx, user_id, "refresh_token_reuse", Some(client.ip), client.user_agent.as_deref(), detail).await?;
+            db::audit::record(
+                &mut *tx,
+                user_id,
+                "refresh_token_reuse",
+                Some(client.ip),
+                client.user_agent.as_deref(),
+                detail,
+            )
+            .await?;
             tx.commit().await?;
             tracing::warn!(%session_id, "refresh token replayed; session revoked");
             Err(Error::InvalidRefreshToken)
@@ -160,17 +183,43 @@ pub async fn refresh(
 /// Ends the current session at once (its access and refresh tokens stop working).
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "Logged out"), (status = 401, body = sm_http::ErrorBody)))]
-pub async fn logout(State(state): State<AppState>, auth: AuthUser, client: Client, jar: CookieJar) -> Result<(CookieJar, StatusCode)> {
+pub async fn logout(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    client: Client,
+    jar: CookieJar,
+) -> Result<(CookieJar, StatusCode)> {
     db::sessions::revoke(&state.db, auth.session_id, auth.user_id, "logout").await?;
-    db::audit::record(&state.db, Some(auth.user_id), "logout", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({})).await?;
-    Ok((jar.remove(removal_cookie(&state)), StatusCode::NO_CONTENT))
+    db::audit::record(
+        &state.db,
+        Some(auth.user_id),
+        "logout",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok((jar.add(removal_cookie(&state)), StatusCode::NO_CONTENT))
 }
 
 /// Ends every session of the user, on every device.
 #[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "All sessions ended"), (status = 401, body = sm_http::ErrorBody)))]
-pub async fn logout_all(State(state): State<AppState>, auth: AuthUser, client: Client, jar: CookieJar) -> Result<(CookieJar, StatusCode)> {
+pub async fn logout_all(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    client: Client,
+    jar: CookieJar,
+) -> Result<(CookieJar, StatusCode)> {
     let ended = db::sessions::revoke_all(&state.db, auth.user_id, "logout_all", None).await?;
-    db::audit::record(&state.db, Some(auth.user_id), "logout_all", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({ "sessions": ended })).await?;
-    Ok((jar.remove(removal_cookie(&state)), StatusCode::NO_CONTENT))
+    db::audit::record(
+        &state.db,
+        Some(auth.user_id),
+        "logout_all",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        serde_json::json!({ "sessions": ended }),
+    )
+    .await?;
+    Ok((jar.add(removal_cookie(&state)), StatusCode::NO_CONTENT))
 }

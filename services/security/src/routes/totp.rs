@@ -42,11 +42,17 @@ pub struct RecoveryCodesResponse {
 }
 
 async fn current_user(state: &AppState, auth: &AuthUser) -> Result<UserRow> {
-    db::users::find_by_id(&state.db, auth.user_id).await?.ok_or(Error::Unauthenticated)
+    db::users::find_by_id(&state.db, auth.user_id)
+        .await?
+        .ok_or(Error::Unauthenticated)
 }
 
 async fn confirm_password(state: &AppState, user: &UserRow, given: &str) -> Result<()> {
-    if state.passwords.verify(password::normalize(given), Some(user.password_hash.clone())).await? {
+    if state
+        .passwords
+        .verify(password::normalize(given), Some(user.password_hash.clone()))
+        .await?
+    {
         Ok(())
     } else {
         Err(Error::WrongPassword)
@@ -61,21 +67,42 @@ async fn new_recovery_codes(tx: &mut sqlx::PgConnection, user: &UserRow) -> Resu
 }
 
 fn totp_for(state: &AppState, user: &UserRow, secret: Vec<u8>) -> Result<Totp> {
-    Ok(Totp::new(secret, totp::DIGITS, &state.settings.totp_issuer, &user.email).map_err(anyhow::Error::msg)?)
+    Ok(Totp::new(
+        secret,
+        totp::DIGITS,
+        &state.settings.totp_issuer,
+        &user.email,
+    )
+    .map_err(anyhow::Error::msg)?)
 }
 
 /// Starts TOTP set-up: a new secret, pending until `/api/auth/totp/enable` confirms a code.
 #[utoipa::path(post, path = "/api/auth/totp/setup", tag = "totp", security(("bearer" = [])),
     responses((status = 200, body = TotpSetupResponse), (status = 401, body = sm_http::ErrorBody), (status = 409, description = "totp_already_enabled", body = sm_http::ErrorBody)))]
-pub async fn setup(State(state): State<AppState>, auth: AuthUser) -> Result<Json<TotpSetupResponse>> {
+pub async fn setup(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<Json<TotpSetupResponse>> {
     let user = current_user(&state, &auth).await?;
     if user.totp_enabled_at.is_some() {
-        return Err(ApiError::conflict("totp_already_enabled", "Two-factor authentication with an app is already on.").into());
+        return Err(ApiError::conflict(
+            "totp_already_enabled",
+            "Two-factor authentication with an app is already on.",
+        )
+        .into());
     }
     let secret = Totp::generate_secret();
-    db::users::set_totp_pending(&state.db, user.id, &state.totp_box.seal(&secret, user.id.as_bytes())).await?;
+    db::users::set_totp_pending(
+        &state.db,
+        user.id,
+        &state.totp_box.seal(&secret, user.id.as_bytes()),
+    )
+    .await?;
     let totp = totp_for(&state, &user, secret)?;
-    Ok(Json(TotpSetupResponse { secret: totp.secret_base32(), otpauth_uri: totp.uri() }))
+    Ok(Json(TotpSetupResponse {
+        secret: totp.secret_base32(),
+        otpauth_uri: totp.uri(),
+    }))
 }
 
 /// Turns TOTP on with a first code from the app; answers the ten recovery codes (shown once).
@@ -91,7 +118,11 @@ pub async fn enable(
     state.limits.verify.check(client.ip)?;
     let user = current_user(&state, &auth).await?;
     if user.totp_enabled_at.is_some() {
-        return Err(ApiError::conflict("totp_already_enabled", "Two-factor authentication with an app is already on.").into());
+        return Err(ApiError::conflict(
+            "totp_already_enabled",
+            "Two-factor authentication with an app is already on.",
+        )
+        .into());
     }
     let pending = user
         .totp_pending_enc
@@ -100,18 +131,32 @@ pub async fn enable(
     let secret = state
         .totp_box
         .open(pending, user.id.as_bytes())
-        .ok_or_else(|| anyhow::anyhow!("pending TOTP secret of user {} does not decrypt", user.id))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!("pending TOTP secret of user {} does not decrypt", user.id)
+        })?;
     let now = chrono::Utc::now().timestamp() as u64;
-    let step = totp_for(&state, &user, secret)?.matching_step(&req.code, now).ok_or(Error::InvalidCode)?;
+    let step = totp_for(&state, &user, secret)?
+        .matching_step(&req.code, now)
+        .ok_or(Error::InvalidCode)?;
 
     let mut tx = state.db.begin().await?;
     if !db::users::enable_totp(&mut *tx, user.id, step as i64).await? {
         return Err(ApiError::conflict("totp_not_set_up", "Start the set-up first.").into());
     }
     let codes = new_recovery_codes(&mut tx, &user).await?;
-    db::audit::record(&mut *tx, Some(user.id), "totp_enabled", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({})).await?;
+    db::audit::record(
+        &mut *tx,
+        Some(user.id),
+        "totp_enabled",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        serde_json::json!({}),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Json(RecoveryCodesResponse { recovery_codes: codes }))
+    Ok(Json(RecoveryCodesResponse {
+        recovery_codes: codes,
+    }))
 }
 
 /// Turns TOTP off (the password is required); logins go back to mailed codes.
@@ -128,7 +173,15 @@ pub async fn disable(
     let mut tx = state.db.begin().await?;
     db::users::disable_totp(&mut *tx, user.id).await?;
     db::recovery_codes::delete_for_user(&mut *tx, user.id).await?;
-    db::audit::record(&mut *tx, Some(user.id), "totp_disabled", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({})).await?;
+    db::audit::record(
+        &mut *tx,
+        Some(user.id),
+        "totp_disabled",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        serde_json::json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -145,12 +198,26 @@ pub async fn regenerate_recovery_codes(
 ) -> Result<Json<RecoveryCodesResponse>> {
     let user = current_user(&state, &auth).await?;
     if user.totp_enabled_at.is_none() {
-        return Err(ApiError::conflict("totp_not_enabled", "Turn on two-factor authentication with an app first.").into());
+        return Err(ApiError::conflict(
+            "totp_not_enabled",
+            "Turn on two-factor authentication with an app first.",
+        )
+        .into());
     }
     confirm_password(&state, &user, &req.password).await?;
     let mut tx = state.db.begin().await?;
     let codes = new_recovery_codes(&mut tx, &user).await?;
-    db::audit::record(&mut *tx, Some(user.id), "recovery_codes_regenerated", Some(client.ip), client.user_agent.as_deref(), serde_json::json!({})).await?;
+    db::audit::record(
+        &mut *tx,
+        Some(user.id),
+        "recovery_codes_regenerated",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        serde_json::json!({}),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Json(RecoveryCodesResponse { recovery_codes: codes }))
+    Ok(Json(RecoveryCodesResponse {
+        recovery_codes: codes,
+    }))
 }
