@@ -3,7 +3,7 @@
 use std::{path::PathBuf, process::Stdio};
 
 use anyhow::{bail, Context, Result};
-use tokio::process::Command;
+use tokio::{io::AsyncReadExt, process::Command};
 
 use crate::paths;
 
@@ -39,19 +39,26 @@ pub async fn build_bins(bins: &[(&str, &str)], release: bool) -> Result<Vec<Path
         args.extend(["-p", package, "--bin", bin]);
     }
     println!("==> cargo {}", args.join(" "));
-    let output = command(&args)
+    // Diagnostics go to the terminal; stdout carries the JSON messages.
+    let mut child = command(&args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .output()
-        .await
+        .spawn()
         .context("could not start cargo build")?;
-    if !output.status.success() {
-        bail!("cargo build failed ({})", output.status);
+    let mut messages = String::new();
+    child
+        .stdout
+        .take()
+        .context("cargo build has no stdout")?
+        .read_to_string(&mut messages)
+        .await?;
+    let status = child.wait().await?;
+    if !status.success() {
+        bail!("cargo build failed ({status})");
     }
 
     // Cargo reports each built executable as a JSON `compiler-artifact` message.
     let mut built = Vec::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
+    for line in messages.lines() {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };

@@ -7,9 +7,9 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::db;
-use crate::domain::role::Role;
 use crate::error::Error;
 use crate::state::AppState;
+use sm_domain::Role;
 
 /// A user with a valid access token whose session is still live.
 #[derive(Debug, Clone)]

@@ -1,9 +1,8 @@
 //! Settings, read once at start-up from the environment (`security --help` lists them all).
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use sm_config::{DatabaseArgs, ServerArgs};
+use sm_crypto::Keyring;
 use sm_mailer::MailConfig;
 use sm_telemetry::TelemetryArgs;
 
@@ -27,6 +26,19 @@ pub struct Config {
     pub telemetry: TelemetryArgs,
     #[command(flatten)]
     pub auth: AuthConfig,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Without a command the service serves HTTP.
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum Command {
+    /// Gives an existing account a role, e.g. the first admin: `security set-role anna@example.de admin`.
+    SetRole {
+        email: String,
+        #[arg(value_parser = ["merchant", "partner", "admin"])]
+        role: String,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -37,7 +49,8 @@ pub struct AuthConfig {
     /// Credential other services present to the introspection endpoint; at least 32 characters.
     #[arg(long = "service-token", env = "SERVICE_TOKEN", hide_env_values = true)]
     pub service_token: SecretString,
-    /// Base64 of 32 random bytes: the AES-256-GCM key for TOTP secrets at rest.
+    /// AES-256-GCM key for TOTP secrets at rest: base64 of 32 random bytes, or `1:key,2:key`
+    /// to rotate (the highest id encrypts, all decrypt).
     #[arg(
         long = "totp-encryption-key",
         env = "TOTP_ENCRYPTION_KEY",
@@ -110,20 +123,15 @@ impl std::fmt::Debug for AuthConfig {
 }
 
 impl AuthConfig {
-    /// Checks the secrets' strength and decodes the encryption key; the message names the variable.
-    pub fn validate(&self) -> Result<[u8; 32], String> {
+    /// Checks the secrets' strength and reads the encryption keys; the message names the variable.
+    pub fn validate(&self) -> Result<Keyring, String> {
         if self.jwt_secret.expose_secret().len() < 32 {
             return Err("JWT_SECRET must be at least 32 bytes".into());
         }
         if self.service_token.expose_secret().len() < 32 {
             return Err("SERVICE_TOKEN must be at least 32 characters".into());
         }
-        STANDARD
-            .decode(self.totp_encryption_key.expose_secret().trim())
-            .ok()
-            .and_then(|key| <[u8; 32]>::try_from(key).ok())
-            .ok_or_else(|| {
-                "TOTP_ENCRYPTION_KEY must be the base64 encoding of exactly 32 bytes".into()
-            })
+        Keyring::parse(self.totp_encryption_key.expose_secret())
+            .map_err(|e| format!("TOTP_ENCRYPTION_KEY: {e}"))
     }
 }

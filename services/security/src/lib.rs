@@ -41,10 +41,10 @@ pub fn router(state: AppState, server: &ServerArgs) -> Router {
 
 /// Checks the settings and builds the state on an existing pool.
 pub fn state(config: &Config, db: PgPool) -> anyhow::Result<AppState> {
-    let totp_key = config.auth.validate().map_err(anyhow::Error::msg)?;
+    let totp_keys = config.auth.validate().map_err(anyhow::Error::msg)?;
     let mail = Mail::new(Mailer::from_config(&config.mail)?)?;
     tracing::info!(mail = %mail.describe(), "mail delivery");
-    Ok(AppState::new(db, &config.auth, totp_key, mail))
+    Ok(AppState::new(db, &config.auth, totp_keys, mail))
 }
 
 /// Connects, migrates and serves until `shutdown` completes.
@@ -61,5 +61,21 @@ pub async fn run(
     let state = state(&config, db)?;
     tracing::info!(addr = %listener.local_addr()?, "security service listening");
     sm_http::serve(listener, router(state, &config.server), shutdown).await?;
+    Ok(())
+}
+
+/// Gives an existing account a role (the operator's way to make the first admin).
+pub async fn set_role(config: &Config, email: &str, role: &str) -> anyhow::Result<()> {
+    let db = config.database.pool(DEFAULT_DATABASE)?;
+    MIGRATOR
+        .run(&db)
+        .await
+        .context("running database migrations")?;
+    let email = domain::email::Email::parse(email).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    anyhow::ensure!(
+        db::users::set_role(&db, email.as_str(), role).await?,
+        "no account with the email {email}"
+    );
+    tracing::info!(%email, role, "role set");
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use sm_mailer::{MailError, Mailer, OutgoingMail, Templates};
+use tracing::Instrument;
 
 use crate::domain::language::Language;
 
@@ -114,11 +115,13 @@ impl Mail {
             }
         };
         let mailer = self.mailer.clone();
-        tokio::spawn(async move {
+        let delivery = async move {
             if let Err(e) = mailer.send(mail).await {
                 tracing::error!(error = %e, kind = kind.name(), "could not send mail");
             }
-        });
+        };
+        // Keep the request's span (and its request id) on the delivery's log lines.
+        tokio::spawn(delivery.instrument(tracing::Span::current()));
     }
 }
 

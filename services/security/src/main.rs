@@ -1,25 +1,29 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use security::config::{Config, DEFAULT_PORT};
+use security::config::{Command, Config, DEFAULT_PORT};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
     sm_telemetry::init(&config.telemetry);
-    let addr = config.server.addr(DEFAULT_PORT);
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            tracing::error!(%addr, error = %e, "cannot listen");
-            return ExitCode::FAILURE;
-        }
+    let outcome = match config.command.clone() {
+        Some(Command::SetRole { email, role }) => security::set_role(&config, &email, &role).await,
+        None => serve(config).await,
     };
-    match security::run(config, listener, sm_http::shutdown_signal()).await {
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "security service stopped");
             ExitCode::FAILURE
         }
     }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let addr = config.server.addr(DEFAULT_PORT);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    security::run(config, listener, sm_http::shutdown_signal()).await
 }

@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use sm_crypto::Keyring;
 use sm_http::RateLimiter;
 use sqlx::PgPool;
 
@@ -9,7 +10,6 @@ use crate::config::AuthConfig;
 use crate::crypto::jwt::JwtKeys;
 use crate::crypto::keyed_hash::KeyedHasher;
 use crate::crypto::password::PasswordHasher;
-use crate::crypto::secret_box::SecretBox;
 use crate::mail::Mail;
 
 /// Everything a handler needs; cheap to clone.
@@ -22,7 +22,8 @@ pub struct AppState {
     pub codes: KeyedHasher,
     /// Hashes (email, network) into login-throttle keys.
     pub throttle_keys: KeyedHasher,
-    pub totp_box: SecretBox,
+    /// Encrypts TOTP secrets at rest.
+    pub totp_keys: Keyring,
     pub mail: Mail,
     pub limits: Limits,
     pub settings: Arc<Settings>,
@@ -47,7 +48,7 @@ pub struct Settings {
 }
 
 impl AppState {
-    pub fn new(db: PgPool, auth: &AuthConfig, totp_key: [u8; 32], mail: Mail) -> Self {
+    pub fn new(db: PgPool, auth: &AuthConfig, totp_keys: Keyring, mail: Mail) -> Self {
         let secret = auth.jwt_secret.expose_secret().as_bytes();
         let per_minute = auth.rate_limit_per_minute;
         let limiter = || RateLimiter::per_minute(per_minute, per_minute);
@@ -63,7 +64,7 @@ impl AppState {
             passwords: PasswordHasher::new(auth.hash_concurrency.unwrap_or(cores)),
             codes: KeyedHasher::derive(secret, "shopmarkets/one-time-codes/v1"),
             throttle_keys: KeyedHasher::derive(secret, "shopmarkets/login-throttle/v1"),
-            totp_box: SecretBox::new(&totp_key),
+            totp_keys: totp_keys,
             mail,
             limits: Limits {
                 login: limiter(),

@@ -1,8 +1,7 @@
-//! The cryptography the service does itself: password hashing, JWTs, encryption of stored
-//! TOTP secrets, and hashing of codes and opaque tokens.
+//! The cryptography the service does itself: password hashing, JWTs, and hashing of codes
+//! and opaque tokens. (TOTP secrets are encrypted with `sm_crypto::Keyring`.)
 
 pub mod jwt;
 pub mod keyed_hash;
 pub mod opaque;
 pub mod password;
-pub mod secret_box;

@@ -5,5 +5,4 @@ pub mod email;
 pub mod language;
 pub mod password;
 pub mod recovery;
-pub mod role;
 pub mod totp;

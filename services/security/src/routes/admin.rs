@@ -8,9 +8,9 @@ use uuid::Uuid;
 use super::Client;
 use crate::auth::AuthUser;
 use crate::db;
-use crate::domain::role::Role;
 use crate::error::Result;
 use crate::state::AppState;
+use sm_domain::Role;
 
 fn require_admin(auth: &AuthUser) -> Result<()> {
     if auth.role == Role::Admin {

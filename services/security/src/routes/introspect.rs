@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::{AuthUser, ServiceCaller};
-use crate::domain::role::Role;
 use crate::error::Result;
 use crate::state::AppState;
+use sm_domain::Role;
 
 #[derive(Deserialize, ToSchema)]
 pub struct IntrospectRequest {

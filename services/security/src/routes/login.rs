@@ -229,7 +229,7 @@ pub async fn verify_2fa(
 async fn check_totp(state: &AppState, user: &UserRow, code: &str) -> Result<()> {
     let sealed = user.totp_secret_enc.as_deref().ok_or(Error::InvalidCode)?;
     let secret = state
-        .totp_box
+        .totp_keys
         .open(sealed, user.id.as_bytes())
         .ok_or_else(|| anyhow::anyhow!("TOTP secret of user {} does not decrypt", user.id))?;
     let totp = Totp::new(

@@ -9,9 +9,9 @@ use crate::auth::AuthUser;
 use crate::db;
 use crate::db::users::UserRow;
 use crate::domain::language::Language;
-use crate::domain::role::Role;
 use crate::error::{Error, Result};
 use crate::state::AppState;
+use sm_domain::Role;
 
 /// The account as its owner sees it.
 #[derive(Debug, Serialize, ToSchema)]

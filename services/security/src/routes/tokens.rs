@@ -18,9 +18,9 @@ use crate::crypto::opaque;
 use crate::db;
 use crate::db::sessions::Rotation;
 use crate::db::users::UserRow;
-use crate::domain::role::Role;
 use crate::error::{Error, Result};
 use crate::state::AppState;
+use sm_domain::Role;
 
 pub const REFRESH_COOKIE: &str = "sm_refresh";
 const COOKIE_PATH: &str = "/api/auth";

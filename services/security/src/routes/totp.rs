@@ -95,7 +95,7 @@ pub async fn setup(
     db::users::set_totp_pending(
         &state.db,
         user.id,
-        &state.totp_box.seal(&secret, user.id.as_bytes()),
+        &state.totp_keys.seal(&secret, user.id.as_bytes()),
     )
     .await?;
     let totp = totp_for(&state, &user, secret)?;
@@ -129,7 +129,7 @@ pub async fn enable(
         .as_deref()
         .ok_or_else(|| ApiError::conflict("totp_not_set_up", "Start the set-up first."))?;
     let secret = state
-        .totp_box
+        .totp_keys
         .open(pending, user.id.as_bytes())
         .ok_or_else(|| {
             anyhow::anyhow!("pending TOTP secret of user {} does not decrypt", user.id)

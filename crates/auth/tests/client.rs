@@ -1,0 +1,143 @@
+//! The client against a stand-in security service that counts its calls.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use clap::Parser;
+use http::{HeaderMap, StatusCode};
+use serde_json::{json, Value};
+use sm_auth::{AuthClientArgs, Role, SecurityClient};
+
+#[derive(Default)]
+struct StandIn {
+    calls: AtomicUsize,
+    /// What the stand-in answers: the status and body.
+    answer: Mutex<(u16, Value)>,
+    last_request_id: Mutex<Option<String>>,
+}
+
+const TOKEN: &str = "service-credential-for-tests-0123456789";
+
+async fn introspect(
+    State(s): State<Arc<StandIn>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    s.calls.fetch_add(1, Ordering::SeqCst);
+    *s.last_request_id.lock().unwrap() = headers
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    if headers.get("authorization").map(|v| v.to_str().unwrap()) != Some(&format!("Bearer {TOKEN}"))
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": { "code": "invalid_service_credential" } })),
+        );
+    }
+    assert!(body["token"].is_string());
+    let (status, answer) = s.answer.lock().unwrap().clone();
+    (StatusCode::from_u16(status).unwrap(), Json(answer))
+}
+
+async fn stand_in() -> (String, Arc<StandIn>) {
+    let state = Arc::new(StandIn::default());
+    let app = Router::new()
+        .route("/api/auth/introspect", post(introspect))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, state)
+}
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    auth: AuthClientArgs,
+}
+
+fn client(url: &str, token: &str, extra: &[&str]) -> SecurityClient {
+    let mut args = vec!["t", "--security-service-url", url, "--service-token", token];
+    args.extend_from_slice(extra);
+    SecurityClient::new(&Cli::parse_from(args).auth).unwrap()
+}
+
+fn active(exp_in: i64) -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    json!({ "active": true, "sub": uuid::Uuid::now_v7(), "email": "a@example.de", "role": "partner", "sid": uuid::Uuid::now_v7(), "exp": now + exp_in })
+}
+
+#[tokio::test]
+async fn positive_answers_are_cached_within_the_window_negative_ones_never() {
+    let (url, s) = stand_in().await;
+    let c = client(&url, TOKEN, &["--auth-cache-ttl-secs", "1"]);
+    *s.answer.lock().unwrap() = (200, active(900));
+    let first = c.introspect("tok-a", Some("req-1")).await.unwrap().unwrap();
+    assert_eq!(first.role, Some(Role::Partner));
+    assert_eq!(
+        s.last_request_id.lock().unwrap().as_deref(),
+        Some("req-1"),
+        "request id forwarded"
+    );
+    c.introspect("tok-a", None).await.unwrap().unwrap();
+    assert_eq!(
+        s.calls.load(Ordering::SeqCst),
+        1,
+        "second check served from the cache"
+    );
+
+    // The session ends: within the window the cache still answers, after it the truth does.
+    *s.answer.lock().unwrap() = (200, json!({ "active": false }));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(c.introspect("tok-a", None).await.unwrap().is_none());
+    assert!(c.introspect("tok-a", None).await.unwrap().is_none());
+    assert_eq!(
+        s.calls.load(Ordering::SeqCst),
+        3,
+        "negative answers are not cached"
+    );
+}
+
+#[tokio::test]
+async fn a_token_about_to_expire_is_cached_no_longer_than_it_lives() {
+    let (url, s) = stand_in().await;
+    let c = client(&url, TOKEN, &["--auth-cache-ttl-secs", "60"]);
+    *s.answer.lock().unwrap() = (200, active(1));
+    c.introspect("tok-b", None).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    c.introspect("tok-b", None).await.unwrap().unwrap();
+    assert_eq!(s.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn refused_credential_and_unreachable_service_are_503() {
+    let (url, s) = stand_in().await;
+    *s.answer.lock().unwrap() = (200, active(900));
+    let wrong = client(&url, "not-the-service-credential-0123456789", &[]);
+    let err = wrong.introspect("tok", None).await.unwrap_err();
+    assert_eq!(err.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(err.code, "security_unavailable");
+
+    // Nothing listens here: a quick 503, not a hang.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = client(
+        &format!("http://127.0.0.1:{port}"),
+        TOKEN,
+        &["--auth-timeout-ms", "500"],
+    );
+    let started = Instant::now();
+    let err = down.introspect("tok", None).await.unwrap_err();
+    assert_eq!(err.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
