@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Developer tasks for ShopMarkets")]
+#[command(bin_name = "cargo xtask", about = "Developer tasks for ShopMarkets")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

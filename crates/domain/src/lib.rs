@@ -1,5 +1,9 @@
 //! Domain types more than one service speaks about. No HTTP, no SQL.
 
+mod currency;
+mod platform;
 mod role;
 
+pub use currency::is_currency_code;
+pub use platform::Platform;
 pub use role::Role;

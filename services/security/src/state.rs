@@ -64,7 +64,7 @@ impl AppState {
             passwords: PasswordHasher::new(auth.hash_concurrency.unwrap_or(cores)),
             codes: KeyedHasher::derive(secret, "shopmarkets/one-time-codes/v1"),
             throttle_keys: KeyedHasher::derive(secret, "shopmarkets/login-throttle/v1"),
-            totp_keys: totp_keys,
+            totp_keys,
             mail,
             limits: Limits {
                 login: limiter(),

@@ -37,6 +37,12 @@ struct Baseline {
     rows: Vec<Row>,
 }
 
+#[derive(Serialize)]
+struct BaselineFile<'a> {
+    note: String,
+    rows: &'a [Row],
+}
+
 /// The saved rows, or none when no baseline was saved yet.
 pub fn load_baseline(path: &Path) -> Result<Vec<Row>> {
     match std::fs::read_to_string(path) {
@@ -54,10 +60,10 @@ pub fn save_baseline(path: &Path, rows: &[Row], seconds: u64) -> Result<()> {
         bail!("not saving a baseline from a run with failed requests");
     }
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let baseline = serde_json::json!({
-        "note": format!("cargo xtask bench --save-baseline: {seconds} s per scenario, {cores} cores"),
-        "rows": rows,
-    });
+    let baseline = BaselineFile {
+        note: format!("cargo xtask bench --save-baseline: {seconds} s per scenario, {cores} cores"),
+        rows,
+    };
     std::fs::write(path, serde_json::to_string_pretty(&baseline)? + "\n")?;
     Ok(())
 }

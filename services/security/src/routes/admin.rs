@@ -5,12 +5,12 @@ use http::StatusCode;
 use sm_http::{ApiError, Path};
 use uuid::Uuid;
 
-use super::Client;
 use crate::auth::AuthUser;
 use crate::db;
 use crate::error::Result;
 use crate::state::AppState;
 use sm_domain::Role;
+use sm_http::ClientInfo;
 
 fn require_admin(auth: &AuthUser) -> Result<()> {
     if auth.role == Role::Admin {
@@ -27,7 +27,7 @@ fn require_admin(auth: &AuthUser) -> Result<()> {
 pub async fn disable_user(
     State(state): State<AppState>,
     auth: AuthUser,
-    client: Client,
+    client: ClientInfo,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode> {
     require_admin(&auth)?;
@@ -56,7 +56,7 @@ pub async fn disable_user(
 pub async fn enable_user(
     State(state): State<AppState>,
     auth: AuthUser,
-    client: Client,
+    client: ClientInfo,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode> {
     require_admin(&auth)?;

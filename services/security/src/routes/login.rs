@@ -9,7 +9,6 @@ use sm_http::{ApiError, Json};
 use utoipa::ToSchema;
 
 use super::tokens::{self, TokenResponse};
-use super::Client;
 use crate::codes::{self, Purpose};
 use crate::crypto::opaque;
 use crate::db;
@@ -22,6 +21,7 @@ use crate::domain::totp::{self, Totp};
 use crate::error::{Error, Result};
 use crate::mail::MailKind;
 use crate::state::AppState;
+use sm_http::ClientInfo;
 
 pub const TICKET_TTL_SECS: i64 = 5 * 60;
 const TICKET_MAX_ATTEMPTS: i32 = 5;
@@ -62,7 +62,7 @@ fn network(ip: IpAddr) -> Vec<u8> {
     responses((status = 200, body = LoginResponse), (status = 401, description = "invalid_credentials", body = sm_http::ErrorBody), (status = 429, body = sm_http::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
-    client: Client,
+    client: ClientInfo,
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<LoginResponse>> {
     state.limits.login.check(client.ip)?;
@@ -170,7 +170,7 @@ pub struct VerifyTwoFactorRequest {
               (status = 401, description = "invalid_ticket", body = sm_http::ErrorBody), (status = 429, body = sm_http::ErrorBody)))]
 pub async fn verify_2fa(
     State(state): State<AppState>,
-    client: Client,
+    client: ClientInfo,
     jar: CookieJar,
     Json(req): Json<VerifyTwoFactorRequest>,
 ) -> Result<(CookieJar, Json<TokenResponse>)> {

@@ -10,13 +10,8 @@ pub mod sessions;
 pub mod tokens;
 pub mod totp;
 
-use std::net::IpAddr;
-
-use axum::extract::FromRequestParts;
 use axum::Router;
-use http::request::Parts;
 use serde::Serialize;
-use sm_http::ClientIp;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -84,25 +79,4 @@ pub struct Accepted {
     #[schema(example = "accepted")]
     pub status: &'static str,
     pub message: &'static str,
-}
-
-/// Where a request came from, for sessions, rate limits and the audit log.
-#[derive(Debug, Clone)]
-pub struct Client {
-    pub ip: IpAddr,
-    pub user_agent: Option<String>,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Client {
-    type Rejection = sm_http::ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
-        let user_agent = parts
-            .headers
-            .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(512).collect());
-        Ok(Client { ip, user_agent })
-    }
 }

@@ -7,7 +7,7 @@ use sm_http::Json;
 use utoipa::ToSchema;
 
 use super::register::EmailRequest;
-use super::{Accepted, Client};
+use super::Accepted;
 use crate::auth::AuthUser;
 use crate::codes::{self, Purpose};
 use crate::db;
@@ -17,6 +17,7 @@ use crate::domain::password::{self, NewPassword};
 use crate::error::{Error, Result};
 use crate::mail::MailKind;
 use crate::state::AppState;
+use sm_http::ClientInfo;
 
 #[derive(Serialize, ToSchema)]
 pub struct PasswordStatus {
@@ -30,7 +31,7 @@ pub struct PasswordStatus {
     responses((status = 202, body = Accepted), (status = 429, body = sm_http::ErrorBody)))]
 pub async fn request_reset(
     State(state): State<AppState>,
-    client: Client,
+    client: ClientInfo,
     Json(req): Json<EmailRequest>,
 ) -> Result<(StatusCode, Json<Accepted>)> {
     state.limits.reset.check(client.ip)?;
@@ -74,7 +75,7 @@ pub struct ConfirmResetRequest {
               (status = 422, body = sm_http::ErrorBody), (status = 429, body = sm_http::ErrorBody)))]
 pub async fn confirm_reset(
     State(state): State<AppState>,
-    client: Client,
+    client: ClientInfo,
     Json(req): Json<ConfirmResetRequest>,
 ) -> Result<Json<PasswordStatus>> {
     state.limits.reset.check(client.ip)?;
@@ -132,7 +133,7 @@ pub struct ChangePasswordRequest {
 pub async fn change(
     State(state): State<AppState>,
     auth: AuthUser,
-    client: Client,
+    client: ClientInfo,
     Json(req): Json<ChangePasswordRequest>,
 ) -> Result<Json<PasswordStatus>> {
     let user = db::users::find_by_id(&state.db, auth.user_id)

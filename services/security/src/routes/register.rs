@@ -7,7 +7,7 @@ use sm_http::{FieldError, Json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Accepted, Client};
+use super::Accepted;
 use crate::codes::{self, Purpose};
 use crate::db;
 use crate::domain::email::Email;
@@ -16,6 +16,7 @@ use crate::domain::password::NewPassword;
 use crate::error::{Error, Result};
 use crate::mail::MailKind;
 use crate::state::AppState;
+use sm_http::ClientInfo;
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
@@ -53,7 +54,7 @@ fn parse_name(raw: &str) -> Result<String, FieldError> {
     responses((status = 202, body = Accepted), (status = 422, body = sm_http::ErrorBody), (status = 429, body = sm_http::ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
-    client: Client,
+    client: ClientInfo,
     Json(req): Json<RegisterRequest>,
 ) -> Result<(StatusCode, Json<Accepted>)> {
     state.limits.register.check(client.ip)?;
@@ -151,7 +152,7 @@ pub struct StatusResponse {
     responses((status = 200, body = StatusResponse), (status = 400, description = "invalid_code", body = sm_http::ErrorBody), (status = 429, body = sm_http::ErrorBody)))]
 pub async fn verify_email(
     State(state): State<AppState>,
-    client: Client,
+    client: ClientInfo,
     Json(req): Json<VerifyEmailRequest>,
 ) -> Result<Json<StatusResponse>> {
     state.limits.verify.check(client.ip)?;
@@ -186,7 +187,7 @@ pub struct EmailRequest {
     responses((status = 202, body = Accepted), (status = 429, body = sm_http::ErrorBody)))]
 pub async fn resend_verification(
     State(state): State<AppState>,
-    client: Client,
+    client: ClientInfo,
     Json(req): Json<EmailRequest>,
 ) -> Result<(StatusCode, Json<Accepted>)> {
     state.limits.resend.check(client.ip)?;

@@ -8,11 +8,11 @@ use sm_http::{ApiError, Json, Path};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::Client;
 use crate::auth::AuthUser;
 use crate::db;
 use crate::error::Result;
 use crate::state::AppState;
+use sm_http::ClientInfo;
 
 #[derive(Serialize, ToSchema)]
 pub struct SessionView {
@@ -54,7 +54,7 @@ pub async fn list(State(state): State<AppState>, auth: AuthUser) -> Result<Json<
 pub async fn revoke(
     State(state): State<AppState>,
     auth: AuthUser,
-    client: Client,
+    client: ClientInfo,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode> {
     if !db::sessions::revoke(&state.db, id, auth.user_id, "revoked_by_user").await? {

@@ -12,7 +12,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::me::UserView;
-use super::Client;
 use crate::auth::AuthUser;
 use crate::crypto::opaque;
 use crate::db;
@@ -21,6 +20,7 @@ use crate::db::users::UserRow;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use sm_domain::Role;
+use sm_http::ClientInfo;
 
 pub const REFRESH_COOKIE: &str = "sm_refresh";
 const COOKIE_PATH: &str = "/api/auth";
@@ -100,7 +100,7 @@ pub async fn start_session(
     tx: &mut PgConnection,
     jar: CookieJar,
     user: UserRow,
-    client: &Client,
+    client: &ClientInfo,
 ) -> Result<(CookieJar, TokenResponse)> {
     let session_id = Uuid::now_v7();
     db::sessions::create(
@@ -128,7 +128,7 @@ pub struct RefreshRequest {
     responses((status = 200, body = TokenResponse), (status = 401, description = "invalid_refresh_token", body = sm_http::ErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
-    client: Client,
+    client: ClientInfo,
     jar: CookieJar,
     body: Bytes,
 ) -> Result<(CookieJar, Json<TokenResponse>)> {
@@ -186,7 +186,7 @@ pub async fn refresh(
 pub async fn logout(
     State(state): State<AppState>,
     auth: AuthUser,
-    client: Client,
+    client: ClientInfo,
     jar: CookieJar,
 ) -> Result<(CookieJar, StatusCode)> {
     db::sessions::revoke(&state.db, auth.session_id, auth.user_id, "logout").await?;
@@ -208,7 +208,7 @@ pub async fn logout(
 pub async fn logout_all(
     State(state): State<AppState>,
     auth: AuthUser,
-    client: Client,
+    client: ClientInfo,
     jar: CookieJar,
 ) -> Result<(CookieJar, StatusCode)> {
     let ended = db::sessions::revoke_all(&state.db, auth.user_id, "logout_all", None).await?;

@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use sm_http::{ApiError, Json};
 use utoipa::ToSchema;
 
-use super::Client;
 use crate::auth::AuthUser;
 use crate::db;
 use crate::db::users::UserRow;
@@ -15,6 +14,7 @@ use crate::domain::recovery;
 use crate::domain::totp::{self, Totp};
 use crate::error::{Error, Result};
 use crate::state::AppState;
+use sm_http::ClientInfo;
 
 #[derive(Serialize, ToSchema)]
 pub struct TotpSetupResponse {
@@ -112,7 +112,7 @@ pub async fn setup(
 pub async fn enable(
     State(state): State<AppState>,
     auth: AuthUser,
-    client: Client,
+    client: ClientInfo,
     Json(req): Json<TotpCodeRequest>,
 ) -> Result<Json<RecoveryCodesResponse>> {
     state.limits.verify.check(client.ip)?;
@@ -165,7 +165,7 @@ pub async fn enable(
 pub async fn disable(
     State(state): State<AppState>,
     auth: AuthUser,
-    client: Client,
+    client: ClientInfo,
     Json(req): Json<PasswordConfirmation>,
 ) -> Result<StatusCode> {
     let user = current_user(&state, &auth).await?;
@@ -193,7 +193,7 @@ pub async fn disable(
 pub async fn regenerate_recovery_codes(
     State(state): State<AppState>,
     auth: AuthUser,
-    client: Client,
+    client: ClientInfo,
     Json(req): Json<PasswordConfirmation>,
 ) -> Result<Json<RecoveryCodesResponse>> {
     let user = current_user(&state, &auth).await?;

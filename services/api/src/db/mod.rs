@@ -1,0 +1,9 @@
+//! SQL, one module per table group. Every function that reads merchant data takes the
+//! caller's user id and filters by it.
+
+pub mod analytics;
+pub mod avv;
+pub mod connections;
+pub mod orders;
+pub mod products;
+pub mod profiles;

@@ -1,0 +1,303 @@
+//! Shop credentials per platform: checked for shape, stored encrypted, shown only as a hint.
+
+use serde::{Deserialize, Serialize};
+use sm_domain::Platform;
+use sm_http::FieldError;
+
+/// Germany's Amazon marketplace.
+pub const AMAZON_DE_MARKETPLACE: &str = "A1PA6795UKMFR9";
+const KAUFLAND_STOREFRONTS: [&str; 7] = ["de", "at", "cz", "sk", "pl", "fr", "it"];
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "platform", rename_all = "lowercase")]
+pub enum Credentials {
+    Shopify {
+        /// `your-shop.myshopify.com`
+        shop_domain: String,
+        /// Admin API access token (`shpat_…`).
+        access_token: String,
+    },
+    Amazon {
+        seller_id: String,
+        /// Login with Amazon refresh token (`Atzr|…`).
+        refresh_token: String,
+        client_id: String,
+        client_secret: String,
+        /// `eu`, `na` or `fe`.
+        region: String,
+        marketplace_id: String,
+    },
+    Kaufland {
+        client_key: String,
+        secret_key: String,
+        storefront: String,
+    },
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({})", self.hint())
+    }
+}
+
+/// The JSON a merchant sends; which fields apply depends on the platform.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct CredentialsInput {
+    pub shop_domain: Option<String>,
+    pub access_token: Option<String>,
+    pub seller_id: Option<String>,
+    pub refresh_token: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub region: Option<String>,
+    pub marketplace_id: Option<String>,
+    pub client_key: Option<String>,
+    pub secret_key: Option<String>,
+    pub storefront: Option<String>,
+}
+
+struct Checker {
+    errors: Vec<FieldError>,
+}
+
+impl Checker {
+    fn field(
+        &mut self,
+        name: &'static str,
+        value: &Option<String>,
+        rule: &str,
+        ok: impl Fn(&str) -> bool,
+    ) -> String {
+        let value = value.as_deref().map(str::trim).unwrap_or_default();
+        if value.is_empty() {
+            self.errors.push(FieldError::new(
+                format!("credentials.{name}"),
+                "required",
+                "This field is required.",
+            ));
+        } else if value.len() > 2048 || !value.bytes().all(|b| b.is_ascii_graphic()) || !ok(value) {
+            self.errors.push(FieldError::new(
+                format!("credentials.{name}"),
+                "invalid_format",
+                rule.to_owned(),
+            ));
+        }
+        value.to_owned()
+    }
+}
+
+fn is_hex(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl Credentials {
+    pub fn parse(platform: Platform, input: &CredentialsInput) -> Result<Self, Vec<FieldError>> {
+        let mut c = Checker { errors: Vec::new() };
+        let credentials = match platform {
+            Platform::Shopify => Credentials::Shopify {
+                shop_domain: c
+                    .field(
+                        "shop_domain",
+                        &input.shop_domain,
+                        "Use your-shop.myshopify.com.",
+                        |s| {
+                            s.strip_suffix(".myshopify.com").is_some_and(|name| {
+                                !name.is_empty()
+                                    && !name.starts_with('-')
+                                    && name.bytes().all(|b| {
+                                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'
+                                    })
+                            })
+                        },
+                    )
+                    .to_ascii_lowercase(),
+                access_token: c.field(
+                    "access_token",
+                    &input.access_token,
+                    "Admin API tokens start with shpat_, shpca_ or shppa_.",
+                    |s| {
+                        ["shpat_", "shpca_", "shppa_"]
+                            .iter()
+                            .any(|p| s.starts_with(p))
+                            && s.len() >= 20
+                    },
+                ),
+            },
+            Platform::Amazon => Credentials::Amazon {
+                seller_id: c.field(
+                    "seller_id",
+                    &input.seller_id,
+                    "The seller id has 10 to 20 letters and digits.",
+                    |s| {
+                        (10..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
+                    },
+                ),
+                refresh_token: c.field(
+                    "refresh_token",
+                    &input.refresh_token,
+                    "Refresh tokens start with Atzr|.",
+                    |s| s.starts_with("Atzr|") && s.len() > 20,
+                ),
+                client_id: c.field(
+                    "client_id",
+                    &input.client_id,
+                    "Client ids start with amzn1.application-oa2-client.",
+                    |s| s.starts_with("amzn1.application-oa2-client."),
+                ),
+                client_secret: c.field(
+                    "client_secret",
+                    &input.client_secret,
+                    "Paste the client secret.",
+                    |s| s.len() >= 16,
+                ),
+                region: c.field(
+                    "region",
+                    &input.region.clone().or(Some("eu".into())),
+                    "Use eu, na or fe.",
+                    |s| ["eu", "na", "fe"].contains(&s),
+                ),
+                marketplace_id: c.field(
+                    "marketplace_id",
+                    &input
+                        .marketplace_id
+                        .clone()
+                        .or(Some(AMAZON_DE_MARKETPLACE.into())),
+                    "Marketplace ids have 10 to 14 letters and digits.",
+                    |s| {
+                        (10..=14).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
+                    },
+                ),
+            },
+            Platform::Kaufland => Credentials::Kaufland {
+                client_key: c.field(
+                    "client_key",
+                    &input.client_key,
+                    "The client key has 32 hexadecimal characters.",
+                    |s| s.len() == 32 && is_hex(s),
+                ),
+                secret_key: c.field(
+                    "secret_key",
+                    &input.secret_key,
+                    "The secret key has 64 hexadecimal characters.",
+                    |s| s.len() == 64 && is_hex(s),
+                ),
+                storefront: c.field(
+                    "storefront",
+                    &input.storefront.clone().or(Some("de".into())),
+                    "Use de, at, cz, sk, pl, fr or it.",
+                    |s| KAUFLAND_STOREFRONTS.contains(&s),
+                ),
+            },
+        };
+        if c.errors.is_empty() {
+            Ok(credentials)
+        } else {
+            Err(c.errors)
+        }
+    }
+
+    pub fn platform(&self) -> Platform {
+        match self {
+            Credentials::Shopify { .. } => Platform::Shopify,
+            Credentials::Amazon { .. } => Platform::Amazon,
+            Credentials::Kaufland { .. } => Platform::Kaufland,
+        }
+    }
+
+    /// Enough to recognise which credentials these are, nothing to use them with.
+    pub fn hint(&self) -> String {
+        match self {
+            Credentials::Shopify {
+                shop_domain,
+                access_token,
+            } => format!("{shop_domain}, token …{}", tail(access_token)),
+            Credentials::Amazon {
+                seller_id,
+                client_id,
+                region,
+                ..
+            } => {
+                format!("seller {seller_id} ({region}), client …{}", tail(client_id))
+            }
+            Credentials::Kaufland {
+                client_key,
+                storefront,
+                ..
+            } => format!("client key …{} ({storefront})", tail(client_key)),
+        }
+    }
+}
+
+fn tail(secret: &str) -> &str {
+    &secret[secret.len().saturating_sub(4)..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(json: serde_json::Value) -> CredentialsInput {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn shopify_shape_and_hint() {
+        let c = Credentials::parse(Platform::Shopify, &input(serde_json::json!({ "shop_domain": "Mein-Shop.myshopify.com", "access_token": "shpat_0123456789abcdef0123456789abcdef" }))).unwrap();
+        assert_eq!(c.hint(), "mein-shop.myshopify.com, token …cdef");
+        assert!(
+            !format!("{c:?}").contains("shpat_0123"),
+            "Debug shows only the hint"
+        );
+        let errors = Credentials::parse(
+            Platform::Shopify,
+            &input(serde_json::json!({ "shop_domain": "evil.com", "access_token": "x" })),
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0].field, "credentials.shop_domain");
+    }
+
+    #[test]
+    fn amazon_defaults_to_germany() {
+        let c = Credentials::parse(Platform::Amazon, &input(serde_json::json!({
+            "seller_id": "A2EXAMPLE1234", "refresh_token": "Atzr|IwEBIexampleexampleexample",
+            "client_id": "amzn1.application-oa2-client.abc123", "client_secret": "0123456789abcdef0123"
+        }))).unwrap();
+        match c {
+            Credentials::Amazon {
+                marketplace_id,
+                region,
+                ..
+            } => {
+                assert_eq!(marketplace_id, AMAZON_DE_MARKETPLACE);
+                assert_eq!(region, "eu");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn kaufland_keys_are_hex_of_the_right_length() {
+        let ok = input(
+            serde_json::json!({ "client_key": "0123456789abcdef0123456789abcdef", "secret_key": "a7d0cb1da1ddbc86c96ee5fedd341b7d8ebfbb2f5c83cfe0909f4e57f05dd403" }),
+        );
+        assert!(Credentials::parse(Platform::Kaufland, &ok).is_ok());
+        let bad = input(
+            serde_json::json!({ "client_key": "short", "secret_key": "zz", "storefront": "us" }),
+        );
+        assert_eq!(
+            Credentials::parse(Platform::Kaufland, &bad)
+                .unwrap_err()
+                .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        let bad = input(
+            serde_json::json!({ "shop_domain": "a.myshopify.com", "access_token": "shpat_0123456789abcdef\r\nX-Evil: 1" }),
+        );
+        assert!(Credentials::parse(Platform::Shopify, &bad).is_err());
+    }
+}
