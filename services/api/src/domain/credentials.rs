@@ -95,22 +95,20 @@ impl Credentials {
         let mut c = Checker { errors: Vec::new() };
         let credentials = match platform {
             Platform::Shopify => Credentials::Shopify {
-                shop_domain: c
-                    .field(
-                        "shop_domain",
-                        &input.shop_domain,
-                        "Use your-shop.myshopify.com.",
-                        |s| {
-                            s.strip_suffix(".myshopify.com").is_some_and(|name| {
-                                !name.is_empty()
-                                    && !name.starts_with('-')
-                                    && name.bytes().all(|b| {
-                                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'
-                                    })
-                            })
-                        },
-                    )
-                    .to_ascii_lowercase(),
+                shop_domain: c.field(
+                    "shop_domain",
+                    &input.shop_domain.as_ref().map(|d| d.to_ascii_lowercase()),
+                    "Use your-shop.myshopify.com.",
+                    |s| {
+                        s.strip_suffix(".myshopify.com").is_some_and(|name| {
+                            !name.is_empty()
+                                && !name.starts_with('-')
+                                && name.bytes().all(|b| {
+                                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'
+                                })
+                        })
+                    },
+                ),
                 access_token: c.field(
                     "access_token",
                     &input.access_token,
