@@ -1,7 +1,9 @@
 //! Test support for black-box tests of the services.
 
 mod code;
+mod sign_in;
 mod smtp_sink;
 
 pub use code::extract_code;
+pub use sign_in::{sign_up_and_in, SignedIn};
 pub use smtp_sink::{ReceivedMail, SmtpSink};

@@ -1,0 +1,249 @@
+//! Runs the real security service and the real API service side by side, each on a random
+//! port with its own schema of the test database, mail going over SMTP to a sink.
+#![allow(dead_code)] // each test binary uses a different part
+
+use clap::Parser;
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use sm_testkit::{sign_up_and_in, SignedIn, SmtpSink};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::sync::oneshot;
+
+pub const SERVICE_TOKEN: &str = "test-service-token-0123456789abcdef";
+pub const PASSWORD: &str = "Sonnenblume-Kaffee-42";
+/// base64 of 32 bytes
+pub const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+pub struct Stack {
+    pub api: String,
+    pub security: String,
+    pub http: reqwest::Client,
+    pub sink: SmtpSink,
+    pub db: PgPool,
+    stop_security: Option<oneshot::Sender<()>>,
+    _stop_api: oneshot::Sender<()>,
+}
+
+fn serve(app: axum::Router, listener: tokio::net::TcpListener) -> oneshot::Sender<()> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(sm_http::serve(listener, app, async {
+        let _ = stopped.await;
+    }));
+    stop
+}
+
+async fn listener() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+impl Stack {
+    pub async fn spawn(db: PgPool) -> Self {
+        Self::spawn_with(db, &[]).await
+    }
+
+    /// `extra` are additional settings of the API service.
+    pub async fn spawn_with(db: PgPool, extra: &[&str]) -> Self {
+        // The security service keeps its tables in a schema of its own in the test database.
+        sqlx::query("CREATE SCHEMA security_service")
+            .execute(&db)
+            .await
+            .unwrap();
+        let options = (*db.connect_options())
+            .clone()
+            .options([("search_path", "security_service")]);
+        let security_db = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .unwrap();
+        security::MIGRATOR.run(&security_db).await.unwrap();
+
+        let sink = SmtpSink::start().await;
+        let port = sink.port().to_string();
+        let security_config = security::config::Config::try_parse_from([
+            "security",
+            "--jwt-secret",
+            "test-jwt-secret-0123456789abcdef0123456789",
+            "--service-token",
+            SERVICE_TOKEN,
+            "--totp-encryption-key",
+            KEY,
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            &port,
+            "--smtp-tls",
+            "none",
+            "--auth-rate-limit-per-minute",
+            "100000",
+        ])
+        .unwrap();
+        let (security_listener, security_url) = listener().await;
+        let security_app = security::router(
+            security::state(&security_config, security_db).unwrap(),
+            &security_config.server,
+        );
+        let stop_security = serve(security_app, security_listener);
+
+        let mut args = vec![
+            "api",
+            "--security-service-url",
+            &security_url,
+            "--service-token",
+            SERVICE_TOKEN,
+            "--credentials-keys",
+            KEY,
+        ];
+        args.extend_from_slice(extra);
+        let config = api::config::Config::try_parse_from(args).unwrap();
+        let (api_listener, api_url) = listener().await;
+        let api_app = api::router(api::state(&config, db.clone()).unwrap(), &config);
+        let stop_api = serve(api_app, api_listener);
+
+        Stack {
+            api: api_url,
+            security: security_url,
+            http: reqwest::Client::new(),
+            sink,
+            db,
+            stop_security: Some(stop_security),
+            _stop_api: stop_api,
+        }
+    }
+
+    /// A new merchant, signed up and in.
+    pub async fn merchant(&self, email: &str) -> SignedIn {
+        sign_up_and_in(&self.http, &self.security, &self.sink, email, PASSWORD).await
+    }
+
+    /// Stops the security service (in-flight requests finish; new ones are refused).
+    pub fn stop_security(&mut self) {
+        if let Some(stop) = self.stop_security.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.api, path)
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Value,
+    ) -> Response {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> Response {
+        self.send(reqwest::Method::POST, token, path, body).await
+    }
+
+    pub async fn put(&self, token: &str, path: &str, body: Value) -> Response {
+        self.send(reqwest::Method::PUT, token, path, body).await
+    }
+
+    pub async fn delete(&self, token: &str, path: &str) -> Response {
+        self.http
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A merchant with a complete profile and the AVV signed: ready to connect shops.
+    pub async fn onboarded(&self, email: &str) -> SignedIn {
+        let m = self.merchant(email).await;
+        let res = self
+            .put(&m.access_token, "/api/profile", complete_profile())
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = self
+            .post(&m.access_token, "/api/profile/avv-sign", serde_json::json!({ "version": api::avv::CURRENT, "signer_name": "Anna Schmidt", "signer_role": "Geschäftsführerin", "accept": true }))
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap()
+        );
+        m
+    }
+
+    /// A Shopify connection of the merchant; returns its id.
+    pub async fn shopify(&self, token: &str, name: &str) -> String {
+        let res = self.post(token, "/api/connections", serde_json::json!({
+            "platform": "shopify", "shop_name": name,
+            "credentials": { "shop_domain": "mein-shop.myshopify.com", "access_token": "shpat_0123456789abcdef0123456789abcdef" }
+        })).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap()
+        );
+        res.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn product(&self, token: &str, body: Value) -> Value {
+        let res = self.post(token, "/api/products", body).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap()
+        );
+        res.json().await.unwrap()
+    }
+}
+
+pub fn complete_profile() -> Value {
+    serde_json::json!({
+        "company_name": "Müller Handel GmbH", "street": "Hauptstraße 1", "postal_code": "50667", "city": "Köln",
+        "country": "DE", "phone": "+49 221 123456", "vat_id": "DE136695976", "billing_email": "buchhaltung@mueller.de",
+        "billing_name": "Buchhaltung"
+    })
+}
+
+pub fn product_body(sku: &str, title: &str, cents: i64, stock: i32) -> Value {
+    serde_json::json!({ "sku": sku, "title": title, "price": { "amount": cents, "currency": "EUR" }, "stock": stock })
+}
+
+/// The error code of an error answer, after checking its shape.
+pub async fn error_code(res: Response) -> String {
+    let status = res.status();
+    assert!(
+        status.is_client_error() || status == StatusCode::SERVICE_UNAVAILABLE,
+        "expected an error, got {status}"
+    );
+    let body: Value = res.json().await.expect("error bodies are JSON");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    body["error"]["code"]
+        .as_str()
+        .expect("error code")
+        .to_owned()
+}

@@ -1,0 +1,197 @@
+//! Shop connections: shape checks, encryption at rest, scoping, cascading deletes.
+
+mod common;
+
+use common::{error_code, product_body, Stack, KEY};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn credentials_are_checked_encrypted_and_never_returned(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.onboarded("anna@example.de").await;
+
+    let res = stack.post(&anna.access_token, "/api/connections", json!({
+        "platform": "kaufland", "shop_name": "Kaufland DE", "credentials": { "client_key": "short", "secret_key": "zz" }
+    })).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["credentials.client_key", "credentials.secret_key"]);
+    let res = stack
+        .post(
+            &anna.access_token,
+            "/api/connections",
+            json!({ "platform": "ebay", "shop_name": "x", "credentials": {} }),
+        )
+        .await;
+    assert_eq!(error_code(res).await, "invalid_body");
+
+    let secret = "a7d0cb1da1ddbc86c96ee5fedd341b7d8ebfbb2f5c83cfe0909f4e57f05dd403";
+    let res = stack.post(&anna.access_token, "/api/connections", json!({
+        "platform": "kaufland", "shop_name": "Kaufland DE",
+        "credentials": { "client_key": "0123456789abcdef0123456789abcdef", "secret_key": secret }
+    })).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let text = res.text().await.unwrap();
+    assert!(
+        !text.contains(secret) && !text.contains("0123456789abcdef0123456789abcdef"),
+        "{text}"
+    );
+    let created: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(created["credentials_hint"], "client key …cdef (de)");
+    assert_eq!(created["status"], "pending");
+
+    // At rest: sealed under the key, bound to the row, with the key id in front.
+    let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let sealed: Vec<u8> = sqlx::query_scalar("SELECT credentials_enc FROM connections")
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains(secret));
+    assert_eq!(sealed[0], 1);
+    let keyring = sm_crypto::Keyring::parse(KEY).unwrap();
+    let opened: Value =
+        serde_json::from_slice(&keyring.open(&sealed, id.as_bytes()).unwrap()).unwrap();
+    assert_eq!(opened["secret_key"], secret);
+    assert!(keyring.open(&sealed, Uuid::now_v7().as_bytes()).is_none());
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn connections_are_listed_renamed_and_scoped(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let bernd = stack.onboarded("bernd@example.de").await;
+    let id = stack.shopify(&anna.access_token, "Anna's Shopify").await;
+    stack.shopify(&bernd.access_token, "Bernd's Shopify").await;
+
+    let mine: Vec<Value> = stack
+        .get(&anna.access_token, "/api/connections")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["shop_name"], "Anna's Shopify");
+
+    let path = format!("/api/connections/{id}");
+    let res = stack
+        .send(
+            Method::PATCH,
+            &anna.access_token,
+            &path,
+            json!({ "shop_name": "Hauptshop", "settings": { "sync_prices": true } }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let renamed: Value = res.json().await.unwrap();
+    assert_eq!(renamed["shop_name"], "Hauptshop");
+    assert_eq!(renamed["settings"]["sync_prices"], true);
+    let res = stack
+        .send(
+            Method::PATCH,
+            &anna.access_token,
+            &path,
+            json!({ "settings": [1, 2] }),
+        )
+        .await;
+    assert_eq!(error_code(res).await, "validation_failed");
+
+    // Bernd cannot see, change or delete it: not found, and it stays as it is.
+    assert_eq!(
+        error_code(stack.get(&bernd.access_token, &path).await).await,
+        "not_found"
+    );
+    assert_eq!(
+        error_code(
+            stack
+                .send(
+                    Method::PATCH,
+                    &bernd.access_token,
+                    &path,
+                    json!({ "shop_name": "pwned" })
+                )
+                .await
+        )
+        .await,
+        "not_found"
+    );
+    assert_eq!(
+        error_code(stack.delete(&bernd.access_token, &path).await).await,
+        "not_found"
+    );
+    let still: Value = stack
+        .get(&anna.access_token, &path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["shop_name"], "Hauptshop");
+    assert_eq!(
+        error_code(
+            stack
+                .get(&anna.access_token, "/api/connections/not-a-uuid")
+                .await
+        )
+        .await,
+        "not_found"
+    );
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn deleting_a_connection_removes_its_products_orders_and_logs(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let shop = stack.shopify(&anna.access_token, "Shop").await;
+    let other = stack.shopify(&anna.access_token, "Other shop").await;
+    let mut body = product_body("A-1", "Becher", 999, 3);
+    body["connection_id"] = json!(shop);
+    stack.product(&anna.access_token, body).await;
+    let mut body = product_body("A-1", "Becher", 999, 3);
+    body["connection_id"] = json!(other);
+    stack.product(&anna.access_token, body).await;
+    stack
+        .product(
+            &anna.access_token,
+            product_body("LOCAL-1", "Nur im Cockpit", 500, 1),
+        )
+        .await;
+    let user: Uuid = anna.user_id.parse().unwrap();
+    let shop_id: Uuid = shop.parse().unwrap();
+    sqlx::query("INSERT INTO orders (id, user_id, connection_id, channel, external_id, order_number, status, total_cents, placed_at) VALUES ($1, $2, $3, 'shopify', '1', '#1', 'paid', 999, now())")
+        .bind(Uuid::now_v7()).bind(user).bind(shop_id).execute(&stack.db).await.unwrap();
+    sqlx::query("INSERT INTO sync_logs (id, user_id, connection_id, kind, status) VALUES ($1, $2, $3, 'products', 'succeeded')")
+        .bind(Uuid::now_v7()).bind(user).bind(shop_id).execute(&stack.db).await.unwrap();
+
+    assert_eq!(
+        stack
+            .delete(&anna.access_token, &format!("/api/connections/{shop}"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).fetch_one(&stack.db);
+    assert_eq!(
+        count("SELECT count(*) FROM products WHERE connection_id IS NOT NULL")
+            .await
+            .unwrap(),
+        1,
+        "the other shop's product stays"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM products WHERE connection_id IS NULL")
+            .await
+            .unwrap(),
+        1,
+        "cockpit products stay"
+    );
+    assert_eq!(count("SELECT count(*) FROM orders").await.unwrap(), 0);
+    assert_eq!(count("SELECT count(*) FROM sync_logs").await.unwrap(), 0);
+}

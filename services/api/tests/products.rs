@@ -1,0 +1,593 @@
+//! Products: pages, search, filters, writes, bulk edits, CSV in and out.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{error_code, product_body, Stack};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+async fn all_pages(stack: &Stack, token: &str, query: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/products?limit=7&{query}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let res = stack.get(token, &path).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let page: Value = res.json().await.unwrap();
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return items,
+        }
+    }
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn pages_cover_every_product_once_in_every_order(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.merchant("anna@example.de").await;
+    let bernd = stack.merchant("bernd@example.de").await;
+    for i in 0..30 {
+        // Duplicate prices, stocks and titles, so ties must be broken by id.
+        let body = product_body(
+            &format!("SKU-{i:02}"),
+            &format!("Artikel {}", i % 4),
+            100 * (i % 5),
+            (i % 3) as i32,
+        );
+        stack.product(&anna.access_token, body).await;
+    }
+    stack
+        .product(
+            &bernd.access_token,
+            product_body("BERND-1", "Artikel 1", 100, 1),
+        )
+        .await;
+
+    for (sort, key) in [
+        ("created", "id"),
+        ("updated", "updated_at"),
+        ("title", "title"),
+        ("price", "price"),
+        ("stock", "stock"),
+    ] {
+        for order in ["asc", "desc"] {
+            let items = all_pages(
+                &stack,
+                &anna.access_token,
+                &format!("sort={sort}&order={order}"),
+            )
+            .await;
+            assert_eq!(items.len(), 30, "{sort} {order}");
+            let ids: HashSet<&str> = items.iter().map(|p| p["id"].as_str().unwrap()).collect();
+            assert_eq!(ids.len(), 30, "no product twice ({sort} {order})");
+            let value = |p: &Value| match key {
+                "price" => json!(p["price"]["amount"]),
+                k => p[k].clone(),
+            };
+            for pair in items.windows(2) {
+                let (a, b) = (value(&pair[0]), value(&pair[1]));
+                let ordered = match (a.as_i64(), b.as_i64()) {
+                    (Some(x), Some(y)) => {
+                        if order == "asc" {
+                            x <= y
+                        } else {
+                            x >= y
+                        }
+                    }
+                    _ => {
+                        let (x, y) = (a.as_str().unwrap(), b.as_str().unwrap());
+                        if order == "asc" {
+                            x <= y
+                        } else {
+                            x >= y
+                        }
+                    }
+                };
+                assert!(ordered, "{sort} {order}: {a} then {b}");
+            }
+        }
+    }
+    // A cursor from one sort is refused by another; garbage is refused.
+    let page: Value = stack
+        .get(&anna.access_token, "/api/products?limit=5&sort=price")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cursor = page["next_cursor"].as_str().unwrap();
+    assert_eq!(
+        error_code(
+            stack
+                .get(
+                    &anna.access_token,
+                    &format!("/api/products?sort=title&cursor={cursor}")
+                )
+                .await
+        )
+        .await,
+        "invalid_query"
+    );
+    assert_eq!(
+        error_code(
+            stack
+                .get(&anna.access_token, "/api/products?cursor=bm9wZQ")
+                .await
+        )
+        .await,
+        "invalid_query"
+    );
+    assert_eq!(
+        error_code(
+            stack
+                .get(&anna.access_token, "/api/products?sort=dropped")
+                .await
+        )
+        .await,
+        "invalid_query"
+    );
+    assert_eq!(
+        error_code(
+            stack
+                .get(&anna.access_token, "/api/products?limit=abc")
+                .await
+        )
+        .await,
+        "invalid_query"
+    );
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn search_and_filters(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let shop = stack.shopify(&anna.access_token, "Shop").await;
+    stack
+        .product(
+            &anna.access_token,
+            product_body("MUG-RED", "Kaffeebecher rot", 1299, 2),
+        )
+        .await;
+    stack
+        .product(
+            &anna.access_token,
+            product_body("MUG-BLUE", "Kaffeebecher blau", 1299, 40),
+        )
+        .await;
+    let mut body = product_body("PLATE-1", "Teller 100%_sicher", 899, 1);
+    body["connection_id"] = json!(shop);
+    let plate = stack.product(&anna.access_token, body).await;
+    assert_eq!(
+        plate["has_local_changes"], true,
+        "a channel product edited here waits for its push"
+    );
+
+    let titles = |items: Vec<Value>| {
+        items
+            .iter()
+            .map(|p| p["sku"].as_str().unwrap().to_owned())
+            .collect::<HashSet<_>>()
+    };
+    let set = |skus: &[&str]| skus.iter().map(|s| s.to_string()).collect::<HashSet<_>>();
+    assert_eq!(
+        titles(all_pages(&stack, &anna.access_token, "q=kaffee").await),
+        set(&["MUG-RED", "MUG-BLUE"])
+    );
+    assert_eq!(
+        titles(all_pages(&stack, &anna.access_token, "q=mug-red").await),
+        set(&["MUG-RED"])
+    );
+    // LIKE wildcards in the search are literal characters.
+    assert_eq!(
+        titles(all_pages(&stack, &anna.access_token, "q=100%25_").await),
+        set(&["PLATE-1"])
+    );
+    assert_eq!(
+        titles(all_pages(&stack, &anna.access_token, "q=%25").await),
+        set(&["PLATE-1"])
+    );
+    assert_eq!(
+        titles(all_pages(&stack, &anna.access_token, "low_stock=true").await),
+        set(&["MUG-RED", "PLATE-1"])
+    );
+    assert_eq!(
+        titles(
+            all_pages(
+                &stack,
+                &anna.access_token,
+                "low_stock=true&low_stock_threshold=1"
+            )
+            .await
+        ),
+        set(&["PLATE-1"])
+    );
+    assert_eq!(
+        titles(all_pages(&stack, &anna.access_token, &format!("connection_id={shop}")).await),
+        set(&["PLATE-1"])
+    );
+    assert_eq!(
+        titles(all_pages(&stack, &anna.access_token, "connection_id=none").await),
+        set(&["MUG-RED", "MUG-BLUE"])
+    );
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .to_rfc3339()
+        .replace('+', "%2B");
+    assert!(all_pages(
+        &stack,
+        &anna.access_token,
+        &format!("changed_since={later}")
+    )
+    .await
+    .is_empty());
+    assert_eq!(
+        error_code(
+            stack
+                .get(&anna.access_token, "/api/products?connection_id=xyz")
+                .await
+        )
+        .await,
+        "invalid_query"
+    );
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn create_update_delete_and_only_ones_own(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.merchant("anna@example.de").await;
+    let bernd = stack.merchant("bernd@example.de").await;
+    let mug = stack
+        .product(&anna.access_token, product_body("MUG", "Becher", 1299, 5))
+        .await;
+    let path = format!("/api/products/{}", mug["id"].as_str().unwrap());
+
+    // The same SKU twice is a conflict; for another merchant it is fine.
+    assert_eq!(
+        error_code(
+            stack
+                .post(
+                    &anna.access_token,
+                    "/api/products",
+                    product_body("MUG", "Noch ein Becher", 1, 1)
+                )
+                .await
+        )
+        .await,
+        "duplicate_sku"
+    );
+    stack
+        .product(
+            &bernd.access_token,
+            product_body("MUG", "Bernds Becher", 1, 1),
+        )
+        .await;
+
+    let res = stack
+        .post(
+            &anna.access_token,
+            "/api/products",
+            json!({ "sku": "", "title": "x", "price": { "amount": -5, "currency": "EUR" } }),
+        )
+        .await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "validation_failed");
+    assert_eq!(body["error"]["fields"].as_array().unwrap().len(), 2);
+    let res = stack
+        .post(
+            &anna.access_token,
+            "/api/products",
+            json!({ "sku": "X", "title": "x", "price": "12.99" }),
+        )
+        .await;
+    assert_eq!(error_code(res).await, "invalid_body");
+    let res = stack.post(&anna.access_token, "/api/products", json!({ "sku": "X", "title": "x", "price": { "amount": 1, "currency": "EUR" }, "connection_id": uuid::Uuid::now_v7() })).await;
+    assert_eq!(
+        error_code(res).await,
+        "validation_failed",
+        "unknown connection"
+    );
+
+    let res = stack
+        .put(
+            &anna.access_token,
+            &path,
+            product_body("MUG", "Becher groß", 1499, 7),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let updated: Value = res.json().await.unwrap();
+    assert_eq!(
+        (
+            updated["title"].as_str(),
+            updated["price"]["amount"].as_i64()
+        ),
+        (Some("Becher groß"), Some(1499))
+    );
+    assert_eq!(
+        updated["has_local_changes"], false,
+        "cockpit-only products have nothing to push"
+    );
+
+    // Bernd: not found for Anna's product, and it is left alone.
+    assert_eq!(
+        error_code(
+            stack
+                .put(
+                    &bernd.access_token,
+                    &path,
+                    product_body("MUG", "pwned", 1, 1)
+                )
+                .await
+        )
+        .await,
+        "not_found"
+    );
+    assert_eq!(
+        error_code(stack.delete(&bernd.access_token, &path).await).await,
+        "not_found"
+    );
+    let berndsicht = all_pages(&stack, &bernd.access_token, "").await;
+    assert_eq!(berndsicht.len(), 1);
+    assert_eq!(berndsicht[0]["title"], "Bernds Becher");
+
+    assert_eq!(
+        stack.delete(&anna.access_token, &path).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        error_code(stack.delete(&anna.access_token, &path).await).await,
+        "not_found"
+    );
+    assert_eq!(
+        error_code(
+            stack
+                .put(
+                    &anna.access_token,
+                    "/api/products/123",
+                    product_body("A", "B", 1, 1)
+                )
+                .await
+        )
+        .await,
+        "not_found"
+    );
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn bulk_edits_are_all_or_nothing(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.merchant("anna@example.de").await;
+    let bernd = stack.merchant("bernd@example.de").await;
+    let csv: String = std::iter::once("sku,title,price,stock\n".to_owned())
+        .chain((0..1000).map(|i| format!("B-{i},Artikel {i},10.00,5\n")))
+        .collect();
+    let res = stack
+        .http
+        .post(stack.url("/api/products/import"))
+        .bearer_auth(&anna.access_token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id::text FROM products")
+        .fetch_all(&stack.db)
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1000);
+
+    let res = stack
+        .post(
+            &anna.access_token,
+            "/api/products/bulk",
+            json!({ "ids": ids, "price_change_percent": 10, "stock_change": -2 }),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let (min, max): (i64, i64) =
+        sqlx::query_as("SELECT min(price_cents), max(price_cents) FROM products")
+            .fetch_one(&stack.db)
+            .await
+            .unwrap();
+    assert_eq!((min, max), (1100, 1100));
+
+    // Stock may not go below zero: nothing changes.
+    let res = stack
+        .post(
+            &anna.access_token,
+            "/api/products/bulk",
+            json!({ "ids": ids, "stock_change": -4 }),
+        )
+        .await;
+    assert_eq!(error_code(res).await, "out_of_range");
+    let stock: i64 = sqlx::query_scalar("SELECT sum(stock) FROM products")
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    assert_eq!(stock, 3000);
+
+    // One foreign id spoils the batch: 404 and nothing changes.
+    let theirs = stack
+        .product(&bernd.access_token, product_body("X", "Bernd", 100, 1))
+        .await;
+    let mut mixed: Vec<Value> = ids.iter().take(10).map(|i| json!(i)).collect();
+    mixed.push(theirs["id"].clone());
+    assert_eq!(
+        error_code(
+            stack
+                .post(
+                    &anna.access_token,
+                    "/api/products/bulk",
+                    json!({ "ids": mixed, "price_amount": 1 })
+                )
+                .await
+        )
+        .await,
+        "not_found"
+    );
+    let cheap: i64 = sqlx::query_scalar("SELECT count(*) FROM products WHERE price_cents = 1")
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    assert_eq!(cheap, 0);
+
+    let too_many: Vec<String> = (0..1001)
+        .map(|_| uuid::Uuid::now_v7().to_string())
+        .collect();
+    assert_eq!(
+        error_code(
+            stack
+                .post(
+                    &anna.access_token,
+                    "/api/products/bulk",
+                    json!({ "ids": too_many, "stock": 1 })
+                )
+                .await
+        )
+        .await,
+        "validation_failed"
+    );
+    assert_eq!(
+        error_code(
+            stack
+                .post(
+                    &anna.access_token,
+                    "/api/products/bulk",
+                    json!({ "ids": ids, "stock": 1, "stock_change": 1 })
+                )
+                .await
+        )
+        .await,
+        "validation_failed"
+    );
+    assert_eq!(
+        error_code(
+            stack
+                .post(
+                    &anna.access_token,
+                    "/api/products/bulk",
+                    json!({ "ids": ids })
+                )
+                .await
+        )
+        .await,
+        "validation_failed"
+    );
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn csv_import_of_ten_thousand_rows_and_export_round_trip(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.merchant("anna@example.de").await;
+    let import = |body: String| {
+        stack
+            .http
+            .post(stack.url("/api/products/import"))
+            .bearer_auth(&anna.access_token)
+            .header("content-type", "text/csv; charset=utf-8")
+            .body(body)
+            .send()
+    };
+    let csv: String = std::iter::once("sku;title;description;price;stock;images\n".to_owned())
+        .chain((0..10_000).map(|i| format!("SKU-{i:05};\"Artikel {i}; \"\"groß\"\"\";Zeile 1;{},{:02};{};https://cdn.example.de/{i}.jpg\n", i % 100, i % 100, i % 50)))
+        .collect();
+    let res = import(csv).await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let result: Value = res.json().await.unwrap();
+    assert_eq!(result, json!({ "created": 10000, "updated": 0 }));
+    let title: String = sqlx::query_scalar("SELECT title FROM products WHERE sku = 'SKU-00042'")
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    assert_eq!(title, "Artikel 42; \"groß\"");
+
+    // Bad rows anywhere: every one reported, nothing written.
+    let mut bad: String = "sku,title,price,stock\n".to_owned();
+    for i in 0..5000 {
+        bad.push_str(&format!("NEW-{i},Neu,1.00,1\n"));
+    }
+    bad.push_str("NEW-X,,1.00,1\nNEW-Y,Preis,zehn,1\nNEW-1,Doppelt,1.00,1\n");
+    let res = import(bad).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["rows[5002].title", "rows[5003].price", "rows[5004].sku"]
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 10_000, "nothing half-imported");
+
+    // Export, change a price in the file, import it back: updates, no duplicates.
+    let res = stack.get(&anna.access_token, "/api/products/export").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let exported = res.text().await.unwrap();
+    assert_eq!(exported.lines().count(), 10_001);
+    let changed = exported.replacen("Zeile 1,0.00", "Zeile 1,0.01", 1);
+    let res = import(changed).await.unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({ "created": 0, "updated": 10000 })
+    );
+    let min: i64 = sqlx::query_scalar("SELECT min(price_cents) FROM products")
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    assert_eq!(min, 0, "other zero prices are untouched");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 10_000);
+
+    let res = stack
+        .http
+        .post(stack.url("/api/products/import"))
+        .bearer_auth(&anna.access_token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(res).await, "unsupported_media_type");
+    // Another merchant's export is empty but for the header.
+    let bernd = stack.merchant("bernd@example.de").await;
+    assert_eq!(
+        stack
+            .get(&bernd.access_token, "/api/products/export")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+}
