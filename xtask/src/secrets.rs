@@ -25,6 +25,7 @@ pub fn generate() -> Secrets {
             "TOTP_ENCRYPTION_KEY".into(),
             STANDARD.encode(random::<32>()),
         ),
+        ("CREDENTIALS_KEYS".into(), STANDARD.encode(random::<32>())),
     ]
 }
 

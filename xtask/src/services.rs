@@ -11,14 +11,25 @@ pub struct Service {
     pub env: &'static [(&'static str, &'static str)],
 }
 
-pub const SERVICES: &[Service] = &[Service {
-    name: "security",
-    package: "security",
-    bin: "security",
-    port: 3001,
-    database: Some("security"),
-    env: &[],
-}];
+/// In start order: the API service needs the security service.
+pub const SERVICES: &[Service] = &[
+    Service {
+        name: "security",
+        package: "security",
+        bin: "security",
+        port: 3001,
+        database: Some("security"),
+        env: &[],
+    },
+    Service {
+        name: "api",
+        package: "api",
+        bin: "api",
+        port: 3000,
+        database: Some("api"),
+        env: &[("SECURITY_SERVICE_URL", "http://localhost:3001")],
+    },
+];
 
 pub fn get(name: &str) -> &'static Service {
     SERVICES
