@@ -1,9 +1,11 @@
 //! Domain types more than one service speaks about. No HTTP, no SQL.
 
 mod currency;
+mod language;
 mod platform;
 mod role;
 
 pub use currency::is_currency_code;
+pub use language::Language;
 pub use platform::Platform;
 pub use role::Role;

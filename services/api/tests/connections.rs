@@ -103,6 +103,19 @@ async fn connections_are_listed_renamed_and_scoped(db: PgPool) {
         )
         .await;
     assert_eq!(error_code(res).await, "validation_failed");
+    let res = stack
+        .send(
+            Method::PATCH,
+            &anna.access_token,
+            &path,
+            json!({ "settings": { "note": "a\u{0}b" } }),
+        )
+        .await;
+    assert_eq!(
+        error_code(res).await,
+        "validation_failed",
+        "jsonb cannot hold NUL"
+    );
 
     // Bernd cannot see, change or delete it: not found, and it stays as it is.
     assert_eq!(

@@ -234,6 +234,10 @@ async fn search_and_filters(db: PgPool) {
         .await,
         "invalid_query"
     );
+    assert_eq!(
+        error_code(stack.get(&anna.access_token, "/api/products?q=a%00b").await).await,
+        "invalid_query"
+    );
 }
 
 #[sqlx::test(migrator = "api::MIGRATOR")]

@@ -4,7 +4,7 @@ use serde::Serialize;
 use sm_mailer::{MailError, Mailer, OutgoingMail, Templates};
 use tracing::Instrument;
 
-use crate::domain::language::Language;
+use sm_domain::Language;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailKind {

@@ -3,9 +3,8 @@
 
 pub mod pdf;
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
+pub use sm_domain::Language;
 
 /// The version merchants must have signed to connect shops.
 pub const CURRENT: &str = "2026-11";
@@ -17,31 +16,6 @@ const VERSIONS: &[(&str, &str, &str)] = &[(
     include_str!("../../avv/v2026-11.de.md"),
     include_str!("../../avv/v2026-11.en.md"),
 )];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    #[default]
-    De,
-    En,
-}
-
-impl Language {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Language::De => "de",
-            Language::En => "en",
-        }
-    }
-
-    pub fn from_db(value: &str) -> Self {
-        if value == "en" {
-            Language::En
-        } else {
-            Language::De
-        }
-    }
-}
 
 /// The exact text of a version in a language.
 pub fn text(version: &str, language: Language) -> Option<&'static str> {

@@ -65,7 +65,16 @@ fn check_settings(settings: &serde_json::Value) -> Result<(), FieldError> {
             "Settings are a JSON object.",
         ));
     }
-    if settings.to_string().len() > MAX_SETTINGS_BYTES {
+    let text = settings.to_string();
+    // Postgres' jsonb cannot hold NUL characters.
+    if text.contains("\\u0000") {
+        return Err(FieldError::new(
+            "settings",
+            "invalid_characters",
+            "Settings cannot contain NUL characters.",
+        ));
+    }
+    if text.len() > MAX_SETTINGS_BYTES {
         return Err(FieldError::new(
             "settings",
             "too_large",

@@ -100,8 +100,10 @@ fn filter_from(params: &ListParams) -> Result<Filter> {
         })?)),
     };
     let search = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    if search.is_some_and(|q| q.chars().count() > 200) {
-        return Err(invalid_query("Search for at most 200 characters."));
+    if search.is_some_and(|q| q.chars().count() > 200 || q.chars().any(char::is_control)) {
+        return Err(invalid_query(
+            "Search for at most 200 characters, without control characters.",
+        ));
     }
     Ok(Filter {
         search: search.map(str::to_owned),

@@ -2,7 +2,6 @@
 
 pub mod code;
 pub mod email;
-pub mod language;
 pub mod password;
 pub mod recovery;
 pub mod totp;

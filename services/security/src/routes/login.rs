@@ -14,13 +14,13 @@ use crate::crypto::opaque;
 use crate::db;
 use crate::db::users::UserRow;
 use crate::domain::email::Email;
-use crate::domain::language::Language;
 use crate::domain::password;
 use crate::domain::recovery;
 use crate::domain::totp::{self, Totp};
 use crate::error::{Error, Result};
 use crate::mail::MailKind;
 use crate::state::AppState;
+use sm_domain::Language;
 use sm_http::ClientInfo;
 
 pub const TICKET_TTL_SECS: i64 = 5 * 60;

@@ -8,9 +8,9 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::db;
 use crate::db::users::UserRow;
-use crate::domain::language::Language;
 use crate::error::{Error, Result};
 use crate::state::AppState;
+use sm_domain::Language;
 use sm_domain::Role;
 
 /// The account as its owner sees it.

@@ -4,19 +4,22 @@ use axum::extract::State;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sm_http::Json;
+use sqlx::PgConnection;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::register::EmailRequest;
 use super::Accepted;
 use crate::auth::AuthUser;
 use crate::codes::{self, Purpose};
 use crate::db;
+use crate::db::users::UserRow;
 use crate::domain::email::Email;
-use crate::domain::language::Language;
 use crate::domain::password::{self, NewPassword};
 use crate::error::{Error, Result};
 use crate::mail::MailKind;
 use crate::state::AppState;
+use sm_domain::Language;
 use sm_http::ClientInfo;
 
 #[derive(Serialize, ToSchema)]
@@ -92,29 +95,11 @@ pub async fn confirm_reset(
 
     let mut tx = state.db.begin().await?;
     matched.consume(&mut tx).await?;
-    db::users::set_password(&mut *tx, user.id, &hash).await?;
     // The code proves the mailbox is theirs.
     db::users::mark_verified(&mut *tx, user.id).await?;
-    db::sessions::revoke_all(&mut *tx, user.id, "password_reset", None).await?;
-    db::tickets::delete_for_user(&mut *tx, user.id).await?;
-    db::audit::record(
-        &mut *tx,
-        Some(user.id),
-        "password_reset",
-        Some(client.ip),
-        client.user_agent.as_deref(),
-        serde_json::json!({}),
-    )
-    .await?;
+    replace_password(&mut tx, &user, &hash, None, "password_reset", &client).await?;
     tx.commit().await?;
-    let language = Language::from_db(&user.language);
-    state.mail.send(
-        MailKind::PasswordChanged,
-        language,
-        &user.email,
-        &user.full_name,
-        None,
-    );
+    notify(&state, &user);
     Ok(Json(PasswordStatus {
         status: "password_reset",
     }))
@@ -162,19 +147,48 @@ pub async fn change(
     }
     let hash = state.passwords.hash(new_password.into_secret()).await?;
     let mut tx = state.db.begin().await?;
-    db::users::set_password(&mut *tx, user.id, &hash).await?;
-    db::sessions::revoke_all(&mut *tx, user.id, "password_changed", Some(auth.session_id)).await?;
+    replace_password(
+        &mut tx,
+        &user,
+        &hash,
+        Some(auth.session_id),
+        "password_changed",
+        &client,
+    )
+    .await?;
+    tx.commit().await?;
+    notify(&state, &user);
+    Ok(Json(PasswordStatus {
+        status: "password_changed",
+    }))
+}
+
+/// Stores the new hash and ends every session (but `keep`) and pending login of the user.
+async fn replace_password(
+    tx: &mut PgConnection,
+    user: &UserRow,
+    hash: &str,
+    keep: Option<Uuid>,
+    reason: &'static str,
+    client: &ClientInfo,
+) -> Result<()> {
+    db::users::set_password(&mut *tx, user.id, hash).await?;
+    db::sessions::revoke_all(&mut *tx, user.id, reason, keep).await?;
     db::tickets::delete_for_user(&mut *tx, user.id).await?;
     db::audit::record(
         &mut *tx,
         Some(user.id),
-        "password_changed",
+        reason,
         Some(client.ip),
         client.user_agent.as_deref(),
         serde_json::json!({}),
     )
     .await?;
-    tx.commit().await?;
+    Ok(())
+}
+
+/// Tells the owner, so a change they did not make does not go unnoticed.
+fn notify(state: &AppState, user: &UserRow) {
     let language = Language::from_db(&user.language);
     state.mail.send(
         MailKind::PasswordChanged,
@@ -183,7 +197,4 @@ pub async fn change(
         &user.full_name,
         None,
     );
-    Ok(Json(PasswordStatus {
-        status: "password_changed",
-    }))
 }

@@ -11,11 +11,11 @@ use super::Accepted;
 use crate::codes::{self, Purpose};
 use crate::db;
 use crate::domain::email::Email;
-use crate::domain::language::Language;
 use crate::domain::password::NewPassword;
 use crate::error::{Error, Result};
 use crate::mail::MailKind;
 use crate::state::AppState;
+use sm_domain::Language;
 use sm_http::ClientInfo;
 
 #[derive(Deserialize, ToSchema)]
