@@ -5,26 +5,14 @@ use uuid::Uuid;
 
 use crate::{Role, SecurityClient};
 
-/// The authenticated caller. Every merchant query is scoped by `user_id`.
+/// The authenticated caller. Every merchant query is scoped by `user_id`; `role` decides
+/// what else the caller may do.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub user_id: Uuid,
     pub email: String,
     pub role: Role,
     pub session_id: Uuid,
-}
-
-impl AuthUser {
-    pub fn require_role(&self, allowed: &[Role]) -> Result<(), ApiError> {
-        if allowed.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(
-                "forbidden",
-                "Your account may not do this.",
-            ))
-        }
-    }
 }
 
 fn unauthenticated() -> ApiError {
