@@ -1,13 +1,14 @@
-//! `cargo xtask bench`: the security service (release build, fresh database) under load
-//! from this process over loopback, printed beside the saved baseline.
+//! `cargo xtask bench`: the security and API services (release builds, fresh databases)
+//! under load from this process over loopback, printed beside the saved baseline.
 
 mod api;
 mod load;
 mod mail;
 mod memory;
+mod products;
 mod report;
 
-use std::time::Duration;
+use std::{path::Path, time::Duration};
 
 use anyhow::{bail, Context, Result};
 use tokio::process::Command;
@@ -16,11 +17,12 @@ use crate::{
     cargo, paths,
     postgres::Postgres,
     process::{free_port, StopSignal, Supervisor},
-    secrets, services,
+    secrets::{self, Secrets},
+    services,
 };
 use api::{Api, User};
 use load::Window;
-use report::Row;
+use report::{Report, Row};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,7 +38,7 @@ const LOGIN_CLIENTS: usize = 20;
 const INTROSPECT_CLIENTS: usize = 64;
 
 /// Settings the developer's shell may carry that would send the bench's mail or
-/// database traffic elsewhere.
+/// database traffic elsewhere, or change what is measured.
 const CLEARED_ENV: &[&str] = &[
     "SMTP_HOST",
     "SMTP_PORT",
@@ -48,74 +50,116 @@ const CLEARED_ENV: &[&str] = &[
     "DB_NAME",
     "DB_USER",
     "DB_PASSWORD",
+    "DB_MAX_CONNECTIONS",
+    "AUTH_CACHE_TTL_SECS",
+    "AUTH_CACHE_CAPACITY",
 ];
 
 pub async fn run(args: Args) -> Result<()> {
     let mut stop = StopSignal::listen()?;
     let baseline_path = paths::root().join("xtask/bench-baseline.json");
     let baseline = report::load_baseline(&baseline_path)?;
-    let svc = services::get("security");
+    let [security, api] = ["security", "api"].map(services::get);
     let pg = Postgres::find().await?;
-    let db = format!("{}_bench", svc.database.unwrap_or(svc.name));
-    pg.recreate_database(&db).await?;
-    let bin = cargo::build_bins(&[(svc.package, svc.bin)], true).await?;
+    let [security_db, api_db] =
+        [security, api].map(|svc| format!("{}_bench", svc.database.unwrap_or(svc.name)));
+    pg.recreate_database(&security_db).await?;
+    pg.recreate_database(&api_db).await?;
+    let bins = cargo::build_bins(
+        &[(security.package, security.bin), (api.package, api.bin)],
+        true,
+    )
+    .await?;
 
     let outbox = tempfile::tempdir()?;
-    let port = free_port()?;
     let secrets = secrets::generate();
     let service_token = secrets
         .iter()
         .find(|(name, _)| name == "SERVICE_TOKEN")
         .map(|(_, value)| value.clone())
         .context("no SERVICE_TOKEN among the generated secrets")?;
-    let mut cmd = Command::new(&bin[0]);
-    for name in CLEARED_ENV {
-        cmd.env_remove(name);
-    }
-    cmd.envs(secrets)
-        .env("PORT", port.to_string())
-        .env("DATABASE_URL", pg.database_url(&db))
+    let (security_port, api_port) = (free_port()?, free_port()?);
+    let security_base = format!("http://127.0.0.1:{security_port}");
+    let mut security_cmd = command(&bins[0], security_port, &secrets);
+    security_cmd
+        .env("DATABASE_URL", pg.database_url(&security_db))
         .env("MAIL_OUTBOX_DIR", outbox.path())
-        .env("CORS_ORIGIN", "http://localhost:3002")
-        .env("RUST_LOG", "warn")
         .env("AUTH_RATE_LIMIT_PER_MINUTE", "1000000");
+    let mut api_cmd = command(&bins[1], api_port, &secrets);
+    api_cmd
+        .env("DATABASE_URL", pg.database_url(&api_db))
+        .env("SECURITY_SERVICE_URL", &security_base);
 
     let mut sup = Supervisor::new()?;
-    let pid = sup.spawn(svc.name, cmd)?;
-    let base = format!("http://127.0.0.1:{port}");
+    let security_pid = sup.spawn(security.name, security_cmd)?;
+    let target = products::Target {
+        base: format!("http://127.0.0.1:{api_port}"),
+        pid: sup.spawn(api.name, api_cmd)?,
+        database_url: pg.database_url(&api_db),
+    };
     let window = Window {
         warmup: Duration::from_secs(2),
         measure: Duration::from_secs(args.seconds),
     };
     let measured = tokio::select! {
-        rows = async {
-            sup.wait_ready(svc.name, &format!("{base}/health/ready"), Duration::from_secs(60))
-                .await?;
-            let api = Api::new(&base, outbox.path(), &service_token)?;
-            scenarios(&api, pid, window).await
-        } => Some(rows),
+        report = async {
+            for (name, base) in [(security.name, &security_base), (api.name, &target.base)] {
+                let ready = format!("{base}/health/ready");
+                sup.wait_ready(name, &ready, Duration::from_secs(60)).await?;
+            }
+            let auth = Api::new(&security_base, outbox.path(), &service_token)?;
+            let mut report = Report::default();
+            security_scenarios(&auth, security_pid, window, &mut report).await?;
+            // A merchant of its own, logged in now: the login storm's users are within
+            // their code resend cooldown, and the first token may be near its expiry.
+            let merchant = User::new(LOGIN_CLIENTS);
+            auth.sign_up_all(std::slice::from_ref(&merchant)).await?;
+            let session = auth.log_in(&merchant).await?;
+            products::scenarios(&target, &session, window, &mut report).await?;
+            anyhow::Ok(report)
+        } => Some(report),
         () = stop.recv() => None,
     };
     sup.shutdown().await;
-    let Some(rows) = measured else {
+    let Some(report) = measured else {
         bail!("interrupted");
     };
-    let rows = rows?;
+    let report = report?;
 
-    report::print(&rows, &baseline);
+    report::print(&report, &baseline);
     if args.save_baseline {
-        report::save_baseline(&baseline_path, &rows, args.seconds)?;
+        report::save_baseline(&baseline_path, &report.rows, args.seconds)?;
         println!("saved the baseline to {}", baseline_path.display());
     }
     Ok(())
 }
 
-async fn scenarios(api: &Api, pid: u32, window: Window) -> Result<Vec<Row>> {
+/// A service on `port` of 127.0.0.1 with the shared secrets and quiet logs.
+fn command(bin: &Path, port: u16, secrets: &Secrets) -> Command {
+    let mut cmd = Command::new(bin);
+    for name in CLEARED_ENV {
+        cmd.env_remove(name);
+    }
+    cmd.envs(secrets.iter().map(|(name, value)| (name, value)))
+        .env("PORT", port.to_string())
+        .env("BIND_ADDR", "127.0.0.1")
+        .env("CORS_ORIGIN", "http://localhost:3002")
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+/// The security service's scenarios.
+async fn security_scenarios(
+    api: &Api,
+    pid: u32,
+    window: Window,
+    report: &mut Report,
+) -> Result<()> {
     println!("==> signing up {LOGIN_CLIENTS} users");
     let users: Vec<User> = (0..LOGIN_CLIENTS).map(User::new).collect();
     api.sign_up_all(&users).await?;
-    let token = api.log_in(&users[0]).await?;
-    let mut rows = Vec::new();
+    let token = api.log_in(&users[0]).await?.access_token;
+    let rows = &mut report.rows;
 
     println!("==> /health/live alone, 1 client");
     memory::reset_peak(pid);
@@ -149,5 +193,5 @@ async fn scenarios(api: &Api, pid: u32, window: Window) -> Result<Vec<Row>> {
     let introspect = load::run(INTROSPECT_CLIENTS, window, api.introspect(token)).await;
     let name = format!("introspect ({INTROSPECT_CLIENTS} clients)");
     rows.push(Row::new(&name, &introspect, memory::peak(pid)));
-    Ok(rows)
+    Ok(())
 }

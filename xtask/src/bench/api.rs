@@ -4,8 +4,9 @@
 use std::{path::PathBuf, time::Duration};
 
 use anyhow::{anyhow, Context, Result};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
+use sqlx::types::Uuid;
 use tokio::task::JoinSet;
 
 use super::{load::Call, mail};
@@ -24,6 +25,12 @@ impl User {
     }
 }
 
+/// A logged-in user: the bearer token and the user id it stands for.
+pub struct Session {
+    pub access_token: String,
+    pub user_id: Uuid,
+}
+
 #[derive(Clone)]
 pub struct Api {
     http: Client,
@@ -34,12 +41,8 @@ pub struct Api {
 
 impl Api {
     pub fn new(base: &str, outbox: &std::path::Path, service_token: &str) -> Result<Self> {
-        let http = Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(30))
-            .build()?;
         Ok(Self {
-            http,
+            http: client()?,
             base: base.to_owned(),
             outbox: outbox.to_owned(),
             service_token: service_token.to_owned(),
@@ -85,8 +88,8 @@ impl Api {
         Ok(())
     }
 
-    /// Logs `user` in with the emailed second factor; returns the access token.
-    pub async fn log_in(&self, user: &User) -> Result<String> {
+    /// Logs `user` in with the emailed second factor.
+    pub async fn log_in(&self, user: &User) -> Result<Session> {
         let seen = mail::snapshot(&self.outbox);
         let body = json!({ "email": user.email, "password": user.password });
         let login = self.post("/api/auth/login", body, StatusCode::OK).await?;
@@ -98,29 +101,32 @@ impl Api {
         let tokens = self
             .post("/api/auth/verify-2fa", body, StatusCode::OK)
             .await?;
-        let token = tokens["access_token"]
+        let access_token = tokens["access_token"]
             .as_str()
             .context("verify-2fa answered no access_token")?;
-        Ok(token.to_owned())
+        let user_id = tokens["user"]["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .context("verify-2fa answered no user id")?;
+        Ok(Session {
+            access_token: access_token.to_owned(),
+            user_id,
+        })
     }
 
     /// GET /health/live.
     pub fn live(&self) -> Call {
         let (http, url) = (self.http.clone(), self.url("/health/live"));
-        Box::new(move |_| {
-            let request = http.get(&url);
-            Box::pin(async move { check(request.send().await, StatusCode::OK).await.map(drop) })
-        })
+        expect_ok(move |_| http.get(&url))
     }
 
     /// The first step of logging in (password check), client `n` as user `n`.
     pub fn login(&self, users: Vec<User>) -> Call {
         let (http, url) = (self.http.clone(), self.url("/api/auth/login"));
-        Box::new(move |n| {
+        expect_ok(move |n| {
             let user = &users[n % users.len()];
-            let body = json!({ "email": user.email, "password": user.password });
-            let request = http.post(&url).json(&body);
-            Box::pin(async move { check(request.send().await, StatusCode::OK).await.map(drop) })
+            http.post(&url)
+                .json(&json!({ "email": user.email, "password": user.password }))
         })
     }
 
@@ -145,8 +151,27 @@ impl Api {
     }
 }
 
+/// The bench's HTTP client: loopback only, never through a proxy.
+pub fn client() -> Result<Client> {
+    Ok(Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
+/// A call sending the request `request(n)` makes for client `n`, expecting 200.
+pub fn expect_ok(request: impl Fn(usize) -> RequestBuilder + Send + Sync + 'static) -> Call {
+    Box::new(move |n| {
+        let request = request(n);
+        Box::pin(async move { check(request.send().await, StatusCode::OK).await.map(drop) })
+    })
+}
+
 /// The body of a response with status `want`, or what went wrong.
-async fn check(response: reqwest::Result<Response>, want: StatusCode) -> Result<Vec<u8>, String> {
+pub async fn check(
+    response: reqwest::Result<Response>,
+    want: StatusCode,
+) -> Result<Vec<u8>, String> {
     let response = response.map_err(|err| err.to_string())?;
     let status = response.status();
     let body = response.bytes().await.map_err(|err| err.to_string())?;

@@ -32,6 +32,13 @@ impl Row {
     }
 }
 
+/// A run's rows, and remarks printed under the table.
+#[derive(Default)]
+pub struct Report {
+    pub rows: Vec<Row>,
+    pub notes: Vec<String>,
+}
+
 #[derive(Deserialize)]
 struct Baseline {
     rows: Vec<Row>,
@@ -68,7 +75,8 @@ pub fn save_baseline(path: &Path, rows: &[Row], seconds: u64) -> Result<()> {
     Ok(())
 }
 
-pub fn print(rows: &[Row], baseline: &[Row]) {
+pub fn print(report: &Report, baseline: &[Row]) {
+    let rows = &report.rows;
     let mut table = vec![[
         "scenario".to_owned(),
         "req/s".to_owned(),
@@ -125,6 +133,9 @@ pub fn print(rows: &[Row], baseline: &[Row]) {
             let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
             println!("|-{}-|", rule.join("-|-"));
         }
+    }
+    for note in &report.notes {
+        println!("{note}");
     }
     for row in rows {
         if let Some((count, first)) = &row.failures {
