@@ -15,9 +15,7 @@ async fn order(
     channel: &str,
     status: &str,
     placed_at: &str,
-    sku: &str,
-    quantity: i32,
-    unit_cents: i64,
+    (sku, quantity, unit_cents): (&str, i32, i64),
 ) -> Uuid {
     let id = Uuid::now_v7();
     sqlx::query(
@@ -49,9 +47,7 @@ async fn orders_are_filtered_paged_and_scoped(db: PgPool) {
             channel,
             if day == 5 { "cancelled" } else { "paid" },
             &format!("2026-11-0{day}T10:00:00Z"),
-            "MUG",
-            1,
-            1000,
+            ("MUG", 1, 1000),
         )
         .await;
     }
@@ -61,9 +57,7 @@ async fn orders_are_filtered_paged_and_scoped(db: PgPool) {
         "shopify",
         "paid",
         "2026-11-03T10:00:00Z",
-        "X",
-        1,
-        1,
+        ("X", 1, 1),
     )
     .await;
 
@@ -189,9 +183,7 @@ async fn analytics_summary_from_sql_aggregates(db: PgPool) {
         "shopify",
         "paid",
         "2026-11-01T09:00:00Z",
-        "MUG",
-        2,
-        1250,
+        ("MUG", 2, 1250),
     )
     .await; // 2500
     order(
@@ -200,9 +192,7 @@ async fn analytics_summary_from_sql_aggregates(db: PgPool) {
         "shopify",
         "shipped",
         "2026-11-01T15:00:00Z",
-        "PLATE",
-        1,
-        800,
+        ("PLATE", 1, 800),
     )
     .await; // 800
     order(
@@ -211,9 +201,7 @@ async fn analytics_summary_from_sql_aggregates(db: PgPool) {
         "amazon",
         "delivered",
         "2026-11-03T12:00:00Z",
-        "MUG",
-        4,
-        1250,
+        ("MUG", 4, 1250),
     )
     .await; // 5000
     order(
@@ -222,9 +210,7 @@ async fn analytics_summary_from_sql_aggregates(db: PgPool) {
         "kaufland",
         "cancelled",
         "2026-11-03T12:00:00Z",
-        "MUG",
-        10,
-        1250,
+        ("MUG", 10, 1250),
     )
     .await; // left out
     order(
@@ -233,9 +219,7 @@ async fn analytics_summary_from_sql_aggregates(db: PgPool) {
         "amazon",
         "refunded",
         "2026-11-02T12:00:00Z",
-        "PLATE",
-        1,
-        800,
+        ("PLATE", 1, 800),
     )
     .await; // left out
             // 23:30 UTC on Nov 3 is Nov 4 in Berlin.
@@ -245,9 +229,7 @@ async fn analytics_summary_from_sql_aggregates(db: PgPool) {
         "amazon",
         "paid",
         "2026-11-03T23:30:00Z",
-        "CUP",
-        1,
-        300,
+        ("CUP", 1, 300),
     )
     .await; // 300
     order(
@@ -256,9 +238,7 @@ async fn analytics_summary_from_sql_aggregates(db: PgPool) {
         "shopify",
         "paid",
         "2026-10-31T12:00:00Z",
-        "MUG",
-        1,
-        1250,
+        ("MUG", 1, 1250),
     )
     .await; // before the period
     order(
@@ -267,9 +247,7 @@ async fn analytics_summary_from_sql_aggregates(db: PgPool) {
         "shopify",
         "paid",
         "2026-11-02T12:00:00Z",
-        "MUG",
-        100,
-        1250,
+        ("MUG", 100, 1250),
     )
     .await; // Bernd's
 
