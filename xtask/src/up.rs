@@ -44,7 +44,7 @@ pub async fn run() -> Result<()> {
     shared.extend([
         ("MAIL_OUTBOX_DIR".into(), outbox.display().to_string()),
         ("CORS_ORIGIN".into(), "http://localhost:3002".into()),
-        ("RUST_LOG".into(), "info".into()),
+        ("RUST_LOG".into(), "info,sqlx=warn".into()),
     ]);
 
     let mut sup = Supervisor::new()?;
