@@ -53,27 +53,28 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let db = config.database.pool(DEFAULT_DATABASE)?;
-    MIGRATOR
-        .run(&db)
-        .await
-        .context("running database migrations")?;
+    let db = connect(&config).await?;
     let state = state(&config, db)?;
     tracing::info!(addr = %listener.local_addr()?, "security service listening");
     sm_http::serve(listener, router(state, &config.server), shutdown).await?;
     Ok(())
 }
 
-/// Gives an existing account a role (the operator's way to make the first admin).
-pub async fn set_role(config: &Config, email: &str, role: &str) -> anyhow::Result<()> {
+/// The service's database pool, migrated to the current schema.
+pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     let db = config.database.pool(DEFAULT_DATABASE)?;
     MIGRATOR
         .run(&db)
         .await
         .context("running database migrations")?;
+    Ok(db)
+}
+
+/// Gives an existing account a role (the operator's way to make the first admin).
+pub async fn set_role(db: &PgPool, email: &str, role: &str) -> anyhow::Result<()> {
     let email = domain::email::Email::parse(email).map_err(|e| anyhow::anyhow!("{}", e.message))?;
     anyhow::ensure!(
-        db::users::set_role(&db, email.as_str(), role).await?,
+        db::users::set_role(db, email.as_str(), role).await?,
         "no account with the email {email}"
     );
     tracing::info!(%email, role, "role set");

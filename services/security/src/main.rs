@@ -9,7 +9,10 @@ async fn main() -> ExitCode {
     let config = Config::parse();
     sm_telemetry::init(&config.telemetry);
     let outcome = match config.command.clone() {
-        Some(Command::SetRole { email, role }) => security::set_role(&config, &email, &role).await,
+        Some(Command::SetRole { email, role }) => match security::connect(&config).await {
+            Ok(db) => security::set_role(&db, &email, &role).await,
+            Err(e) => Err(e),
+        },
         None => serve(config).await,
     };
     match outcome {

@@ -819,3 +819,32 @@ async fn repeated_wrong_passwords_slow_down_that_network_only(db: PgPool) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[sqlx::test(migrator = "security::MIGRATOR")]
+async fn guessing_the_current_password_with_a_stolen_token_is_rate_limited(db: PgPool) {
+    let app = TestApp::spawn_with(db, &["--auth-rate-limit-per-minute=3"]).await;
+    let session = app.signed_in("stolen@example.de").await; // one login used
+    let guess = || {
+        app.post_auth(
+            "/api/auth/change-password",
+            &session.access,
+            json!({ "current_password": "Rate-Mal-Passwort-1", "new_password": "Neues-Fahrrad-Blau-7" }),
+        )
+    };
+    assert_eq!(error_code(guess().await).await, "wrong_password");
+    assert_eq!(error_code(guess().await).await, "wrong_password");
+    let res = guess().await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let res = app
+        .post_auth(
+            "/api/auth/totp/disable",
+            &session.access,
+            json!({ "password": "Rate-Mal-Passwort-2" }),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the same budget for every password check"
+    );
+}

@@ -530,3 +530,20 @@ async fn disabling_an_account_ends_its_sessions_at_once(db: PgPool) {
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     app.login("merchant@example.de").await;
 }
+
+#[sqlx::test(migrator = "security::MIGRATOR")]
+async fn operators_make_the_first_admin_from_the_command_line(db: PgPool) {
+    let app = TestApp::spawn(db.clone()).await;
+    let session = app.signed_in("Chefin@Example.de").await;
+    security::set_role(&db, " chefin@example.de ", "admin")
+        .await
+        .unwrap();
+    // The role travels in the next token, and introspection reports it at once.
+    assert_eq!(app.introspect(&session.access).await["role"], "admin");
+    let refreshed = tokens(app.refresh(&session.refresh).await).await;
+    assert_eq!(refreshed.body["user"]["role"], "admin");
+    let err = security::set_role(&db, "nobody@example.de", "admin")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no account"), "{err}");
+}

@@ -126,25 +126,7 @@ pub async fn change(
         .ok_or(Error::Unauthenticated)?;
     let new_password = NewPassword::parse(&req.new_password, &[&user.email, &user.full_name])
         .map_err(|e| Error::Validation(vec![e.with_field("new_password")]))?;
-    if !state
-        .passwords
-        .verify(
-            password::normalize(&req.current_password),
-            Some(user.password_hash.clone()),
-        )
-        .await?
-    {
-        db::audit::record(
-            &state.db,
-            Some(user.id),
-            "password_change_failed",
-            Some(client.ip),
-            client.user_agent.as_deref(),
-            serde_json::json!({}),
-        )
-        .await?;
-        return Err(Error::WrongPassword);
-    }
+    confirm_current(&state, &user, &req.current_password, &client).await?;
     let hash = state.passwords.hash(new_password.into_secret()).await?;
     let mut tx = state.db.begin().await?;
     replace_password(
@@ -197,4 +179,34 @@ fn notify(state: &AppState, user: &UserRow) {
         &user.full_name,
         None,
     );
+}
+
+/// Checks the current password before a sensitive change (password, authenticator). Limited
+/// per IP like logins, so a stolen access token cannot be used to guess the password.
+pub(crate) async fn confirm_current(
+    state: &AppState,
+    user: &UserRow,
+    given: &str,
+    client: &ClientInfo,
+) -> Result<()> {
+    state.limits.login.check(client.ip)?;
+    let stored = Some(user.password_hash.clone());
+    if state
+        .passwords
+        .verify(password::normalize(given), stored)
+        .await?
+    {
+        return Ok(());
+    }
+    let detail = serde_json::json!({});
+    db::audit::record(
+        &state.db,
+        Some(user.id),
+        "password_confirmation_failed",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        detail,
+    )
+    .await?;
+    Err(Error::WrongPassword)
 }

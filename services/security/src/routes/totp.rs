@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use sm_http::{ApiError, Json};
 use utoipa::ToSchema;
 
+use super::password::confirm_current;
 use crate::auth::AuthUser;
 use crate::db;
 use crate::db::users::UserRow;
-use crate::domain::password;
 use crate::domain::recovery;
 use crate::domain::totp::{self, Totp};
 use crate::error::{Error, Result};
@@ -45,18 +45,6 @@ async fn current_user(state: &AppState, auth: &AuthUser) -> Result<UserRow> {
     db::users::find_by_id(&state.db, auth.user_id)
         .await?
         .ok_or(Error::Unauthenticated)
-}
-
-async fn confirm_password(state: &AppState, user: &UserRow, given: &str) -> Result<()> {
-    if state
-        .passwords
-        .verify(password::normalize(given), Some(user.password_hash.clone()))
-        .await?
-    {
-        Ok(())
-    } else {
-        Err(Error::WrongPassword)
-    }
 }
 
 async fn new_recovery_codes(tx: &mut sqlx::PgConnection, user: &UserRow) -> Result<Vec<String>> {
@@ -169,7 +157,7 @@ pub async fn disable(
     Json(req): Json<PasswordConfirmation>,
 ) -> Result<StatusCode> {
     let user = current_user(&state, &auth).await?;
-    confirm_password(&state, &user, &req.password).await?;
+    confirm_current(&state, &user, &req.password, &client).await?;
     let mut tx = state.db.begin().await?;
     db::users::disable_totp(&mut *tx, user.id).await?;
     db::recovery_codes::delete_for_user(&mut *tx, user.id).await?;
@@ -204,7 +192,7 @@ pub async fn regenerate_recovery_codes(
         )
         .into());
     }
-    confirm_password(&state, &user, &req.password).await?;
+    confirm_current(&state, &user, &req.password, &client).await?;
     let mut tx = state.db.begin().await?;
     let codes = new_recovery_codes(&mut tx, &user).await?;
     db::audit::record(
