@@ -66,6 +66,28 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
+/// The network a client address belongs to, as far as one client can cheaply change it:
+/// an IPv4 address (IPv4-mapped IPv6 included), or an IPv6 /64 (what one subscriber gets).
+/// Limits and throttles key on this, not on the full address.
+pub fn network_of(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(
+                segments[0],
+                segments[1],
+                segments[2],
+                segments[3],
+                0,
+                0,
+                0,
+                0,
+            ))
+        }
+    }
+}
+
 /// Where a request came from, for sessions, rate limits, signatures and audit logs.
 #[derive(Debug, Clone)]
 pub struct ClientInfo {
@@ -114,6 +136,20 @@ mod tests {
         // The client put a forged 1.2.3.4 in front; the proxy appended the real peer.
         let got = p.client_ip(ip("10.0.0.2"), Some("1.2.3.4, 198.51.100.7, 10.0.0.5"));
         assert_eq!(got, ip("198.51.100.7"));
+    }
+
+    #[test]
+    fn networks_are_v4_addresses_and_v6_slash_64s() {
+        assert_eq!(network_of(ip("203.0.113.9")), ip("203.0.113.9"));
+        assert_eq!(network_of(ip("::ffff:203.0.113.9")), ip("203.0.113.9"));
+        assert_eq!(
+            network_of(ip("2001:db8:1:2:aaaa::1")),
+            network_of(ip("2001:db8:1:2:bbbb::2"))
+        );
+        assert_ne!(
+            network_of(ip("2001:db8:1:2::1")),
+            network_of(ip("2001:db8:1:3::1"))
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod middleware;
 mod rate_limit;
 mod serve;
 
-pub use client_ip::{ClientInfo, ClientIp};
+pub use client_ip::{network_of, ClientInfo, ClientIp};
 pub use error::{ApiError, ErrorBody, ErrorDetail, FieldError};
 pub use extract::{Json, Path, Query};
 pub use rate_limit::RateLimiter;

@@ -8,8 +8,10 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::ApiError;
 
-/// A per-client-IP limit (generic cell rate: `per_minute` requests a minute, bursts of up to
-/// `burst`). Kept in memory per instance; a denied request answers 429 with `Retry-After`.
+/// A per-client limit (generic cell rate: `per_minute` requests a minute, bursts of up to
+/// `burst`), keyed by the client's network ([`crate::network_of`]: an IPv6 client cannot
+/// escape it by rotating through its /64). Kept in memory per instance; a denied request
+/// answers 429 with `Retry-After`.
 #[derive(Clone)]
 pub struct RateLimiter {
     inner: Arc<DefaultKeyedRateLimiter<IpAddr>>,
@@ -33,10 +35,12 @@ impl RateLimiter {
     }
 
     pub fn check(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.inner.check_key(&ip).map_err(|not_until| {
-            let wait: Duration = not_until.wait_time_from(DefaultClock::default().now());
-            ApiError::too_many_requests(wait.as_secs_f64().ceil() as u64)
-        })?;
+        self.inner
+            .check_key(&crate::network_of(ip))
+            .map_err(|not_until| {
+                let wait: Duration = not_until.wait_time_from(DefaultClock::default().now());
+                ApiError::too_many_requests(wait.as_secs_f64().ceil() as u64)
+            })?;
         // Forget idle clients now and then so the map stays bounded.
         if self.inner.len() > 100_000 {
             self.inner.retain_recent();
@@ -61,5 +65,12 @@ mod tests {
         assert!(err.retry_after_secs.unwrap() >= 1);
         // Another client is not affected.
         limiter.check("192.0.2.2".parse().unwrap()).unwrap();
+        // Addresses of one IPv6 /64 share a budget.
+        for i in 1..=3 {
+            limiter
+                .check(format!("2001:db8::{i}").parse().unwrap())
+                .unwrap();
+        }
+        assert!(limiter.check("2001:db8::99".parse().unwrap()).is_err());
     }
 }

@@ -848,3 +848,53 @@ async fn guessing_the_current_password_with_a_stolen_token_is_rate_limited(db: P
         "the same budget for every password check"
     );
 }
+
+#[sqlx::test(migrator = "security::MIGRATOR")]
+async fn a_burst_of_parallel_guesses_gets_five_tries_at_most(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let email = "burst@example.de";
+    app.verified_user(email).await;
+    let answers = join_all((0..30).map(|_| {
+        app.post(
+            "/api/auth/login",
+            json!({ "email": email, "password": "Falsch-Falsch-1" }),
+        )
+    }))
+    .await;
+    let tried = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(tried <= 5, "{tried} guesses were checked");
+    assert_eq!(tried + refused, 30);
+}
+
+#[sqlx::test(migrator = "security::MIGRATOR")]
+async fn repeated_sign_ups_do_not_flood_the_owner_with_notices(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let email = "owner@example.de";
+    app.verified_user(email).await;
+    for _ in 0..5 {
+        let res = app
+            .post(
+                "/api/auth/register",
+                json!({ "email": email, "password": "Ganz-Neues-Konto-77", "full_name": "Eve" }),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+    }
+    let notice = app.sink.wait_for(email, Duration::from_secs(10)).await;
+    assert!(notice.subject.contains("already have"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let notices = app
+        .sink
+        .messages()
+        .iter()
+        .filter(|m| m.subject.contains("already have"))
+        .count();
+    assert_eq!(notices, 1, "one notice an hour");
+}

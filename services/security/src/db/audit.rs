@@ -27,3 +27,21 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// Whether an event of `kind` was recorded for the user within the last `secs` seconds.
+pub async fn happened_within(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    kind: &str,
+    secs: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM security_events
+                         WHERE user_id = $1 AND kind = $2 AND created_at > now() - make_interval(secs => $3))",
+    )
+    .bind(user_id)
+    .bind(kind)
+    .bind(secs as f64)
+    .fetch_one(db)
+    .await
+}

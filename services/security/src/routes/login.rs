@@ -1,7 +1,5 @@
 //! Login in two steps: the password, then a mailed code or an authenticator (TOTP) code.
 
-use std::net::IpAddr;
-
 use axum::extract::State;
 use axum_extra::extract::CookieJar;
 use serde::{Deserialize, Serialize};
@@ -25,9 +23,11 @@ use sm_http::ClientInfo;
 
 pub const TICKET_TTL_SECS: i64 = 5 * 60;
 const TICKET_MAX_ATTEMPTS: i32 = 5;
-/// Failed passwords from one network for one account before it must wait.
+/// Password attempts from one network for one account before it must wait.
 const FREE_FAILURES: i32 = 5;
-const MAX_LOCK_SECS: i64 = 15 * 60;
+/// The first wait; it doubles with each further failure.
+const LOCK_SECS: f64 = 30.0;
+const MAX_LOCK_SECS: f64 = 15.0 * 60.0;
 
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
@@ -48,14 +48,6 @@ pub struct LoginResponse {
     pub expires_in: i64,
 }
 
-/// IPv4 address or IPv6 /64: the unit an attacker cannot cheaply change.
-fn network(ip: IpAddr) -> Vec<u8> {
-    match ip {
-        IpAddr::V4(v4) => v4.octets().to_vec(),
-        IpAddr::V6(v6) => v6.octets()[..8].to_vec(),
-    }
-}
-
 /// Checks the password. Unknown, unverified, disabled accounts and wrong passwords all get the
 /// same 401; repeated failures from one network for one account are slowed down (429).
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
@@ -67,10 +59,24 @@ pub async fn login(
 ) -> Result<Json<LoginResponse>> {
     state.limits.login.check(client.ip)?;
     let email = Email::parse(&req.email).map_err(|_| Error::InvalidCredentials)?;
+    let network = sm_http::network_of(client.ip).to_string();
     let throttle_key = state
         .throttle_keys
-        .hash(&[email.as_str().as_bytes(), &network(client.ip)]);
-    if let Some(wait) = db::throttle::wait_secs(&state.db, &throttle_key).await? {
+        .hash(&[email.as_str().as_bytes(), network.as_bytes()]);
+    // The attempt is counted before the (slow) password check, so a burst of parallel
+    // guesses cannot all pass before the first failure is written.
+    if !db::throttle::attempt(
+        &state.db,
+        &throttle_key,
+        FREE_FAILURES,
+        LOCK_SECS,
+        MAX_LOCK_SECS,
+    )
+    .await?
+    {
+        let wait = db::throttle::wait_secs(&state.db, &throttle_key)
+            .await?
+            .unwrap_or(1);
         return Err(ApiError::too_many_requests(wait as u64).into());
     }
 
@@ -82,16 +88,12 @@ pub async fn login(
             user.as_ref().map(|u| u.password_hash.clone()),
         )
         .await?;
+    if password_ok {
+        db::throttle::clear(&state.db, &throttle_key).await?;
+    }
     let user = match user {
         Some(user) if password_ok && user.is_verified && user.is_active => user,
         user => {
-            if !password_ok {
-                let failures = db::throttle::record_failure(&state.db, &throttle_key).await?;
-                if failures >= FREE_FAILURES {
-                    let secs = (30i64 << (failures - FREE_FAILURES).min(10)).min(MAX_LOCK_SECS);
-                    db::throttle::lock(&state.db, &throttle_key, secs).await?;
-                }
-            }
             let user_id = user.map(|u| u.id);
             db::audit::record(
                 &state.db,
@@ -105,7 +107,6 @@ pub async fn login(
             return Err(Error::InvalidCredentials);
         }
     };
-    db::throttle::clear(&state.db, &throttle_key).await?;
 
     let method = if user.totp_enabled_at.is_some() {
         "totp"

@@ -31,6 +31,9 @@ pub struct RegisterRequest {
     pub language: Option<Language>,
 }
 
+const NOTICE_EVENT: &str = "account_exists_notice";
+const NOTICE_COOLDOWN_SECS: i64 = 3600;
+
 const CHECK_MAIL: Accepted = Accepted {
     status: "verification_required",
     message: "If the address can be registered, a confirmation code is on its way.",
@@ -121,7 +124,24 @@ pub async fn register(
                     Some(&code),
                 );
             }
-        } else {
+        } else if !db::audit::happened_within(
+            &state.db,
+            existing.id,
+            NOTICE_EVENT,
+            NOTICE_COOLDOWN_SECS,
+        )
+        .await?
+        {
+            // One notice an hour at most, so repeated sign-ups cannot flood the owner's inbox.
+            db::audit::record(
+                &state.db,
+                Some(existing.id),
+                NOTICE_EVENT,
+                Some(client.ip),
+                client.user_agent.as_deref(),
+                serde_json::json!({}),
+            )
+            .await?;
             state.mail.send(
                 MailKind::AccountExists,
                 language,
