@@ -134,6 +134,23 @@ impl ApiError {
         )
     }
 
+    /// A database error. Values Postgres refuses — SQLSTATE class 22 (numbers or dates out of
+    /// range, NUL characters) and check constraints — come from the request: 400
+    /// `invalid_value`. Anything else is ours: a logged 500.
+    pub fn from_database(e: sqlx::Error) -> Self {
+        if let Some(db) = e.as_database_error() {
+            let data_exception = db.code().is_some_and(|code| code.starts_with("22"));
+            if data_exception || db.is_check_violation() {
+                tracing::warn!(error = %db, "the database refused a value");
+                return Self::bad_request(
+                    "invalid_value",
+                    "A value is out of the range this field accepts.",
+                );
+            }
+        }
+        Self::internal(format_args!("database: {e}"))
+    }
+
     /// The generic error for a bare status produced outside a handler (router, layers).
     pub fn from_status(status: StatusCode) -> Self {
         let (code, message) = match status {

@@ -34,24 +34,15 @@ impl From<Error> for ApiError {
     }
 }
 
-/// Constraint violations are the client's doing (a duplicate SKU, say); anything else is ours.
+/// A duplicate SKU is the client's doing; the rest is judged by `ApiError::from_database`.
 fn database_error(e: sqlx::Error) -> ApiError {
-    if let Some(db) = e.as_database_error() {
-        match db.constraint() {
-            Some("products_sku_per_connection") => {
-                return ApiError::conflict(
-                    "duplicate_sku",
-                    "A product with this SKU already exists in this channel.",
-                )
-            }
-            Some(constraint) if db.is_check_violation() => {
-                tracing::warn!(constraint, "check constraint refused a write");
-                return ApiError::bad_request("invalid_value", "A value is out of range.");
-            }
-            _ => {}
-        }
+    if e.as_database_error().and_then(|db| db.constraint()) == Some("products_sku_per_connection") {
+        return ApiError::conflict(
+            "duplicate_sku",
+            "A product with this SKU already exists in this channel.",
+        );
     }
-    ApiError::internal(format_args!("database: {e}"))
+    ApiError::from_database(e)
 }
 
 impl IntoResponse for Error {

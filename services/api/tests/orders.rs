@@ -348,3 +348,22 @@ async fn analytics_summary_from_sql_aggregates(db: PgPool) {
         StatusCode::OK
     );
 }
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn impossible_dates_and_zones_are_refused(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.merchant("anna@example.de").await;
+    for path in [
+        "/api/orders?from=-5000-01-01",
+        "/api/orders?to=99999-01-01",
+        "/api/analytics/summary?from=-5000-01-01&to=-5000-01-02",
+        "/api/analytics/summary?tz=%00",
+        "/api/analytics/summary?tz=Europe/Berlin%27",
+    ] {
+        assert_eq!(
+            error_code(stack.get(&anna.access_token, path).await).await,
+            "invalid_query",
+            "{path}"
+        );
+    }
+}

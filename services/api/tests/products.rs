@@ -595,3 +595,51 @@ async fn csv_import_of_ten_thousand_rows_and_export_round_trip(db: PgPool) {
         1
     );
 }
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn values_postgres_would_refuse_are_4xx(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.merchant("anna@example.de").await;
+    let p = stack
+        .product(
+            &anna.access_token,
+            product_body("BIG", "Viel", 100, 1_000_000_000),
+        )
+        .await;
+    let ids = json!([p["id"]]);
+    // Bulk results past the limits (or past int4) roll back with 422, not a 500.
+    for change in [
+        json!({ "stock_change": 1 }),
+        json!({ "stock_change": 1_000_000_000 }),
+        json!({ "price_change_percent": 1000 }),
+    ] {
+        let mut body = change.clone();
+        body["ids"] = ids.clone();
+        let mut res = stack
+            .post(&anna.access_token, "/api/products/bulk", body.clone())
+            .await;
+        // Prices reach the limit after a few rounds of +1000 %.
+        for _ in 0..12 {
+            if res.status() != StatusCode::OK {
+                break;
+            }
+            res = stack
+                .post(&anna.access_token, "/api/products/bulk", body.clone())
+                .await;
+        }
+        assert_eq!(error_code(res).await, "out_of_range", "{change}");
+    }
+    for query in [
+        "changed_since=-5000-01-01T00:00:00Z",
+        "sort=title&cursor=W3siVGV4dCI6ICJcdTAwMDAifSwgIjAxOTMwMDAwLTAwMDAtNzAwMC04MDAwLTAwMDAwMDAwMDAwMCJd",
+    ] {
+        let res = stack.get(&anna.access_token, &format!("/api/products?{query}")).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{query}");
+    }
+    let mut body = product_body("PIPE", "Bild", 1, 1);
+    body["images"] = json!(["https://cdn.example.de/a|b.jpg"]);
+    assert_eq!(
+        error_code(stack.post(&anna.access_token, "/api/products", body).await).await,
+        "validation_failed"
+    );
+}

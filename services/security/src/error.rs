@@ -65,7 +65,7 @@ impl From<Error> for ApiError {
             ),
             Error::Validation(fields) => ApiError::validation(fields),
             Error::Api(api) => api,
-            Error::Database(e) => ApiError::internal(format_args!("database: {e}")),
+            Error::Database(e) => ApiError::from_database(e),
             Error::Internal(e) => ApiError::internal(format_args!("{e:#}")),
         }
     }

@@ -337,8 +337,34 @@ async fn totp_second_factor_with_recovery_codes(db: PgPool) {
     let email = "totp@example.de";
     let session = app.signed_in(email).await;
 
+    // A stolen access token is not enough: the password is asked for.
     let res = app
-        .post_auth("/api/auth/totp/setup", &session.access, json!({}))
+        .post_auth(
+            "/api/auth/totp/setup",
+            &session.access,
+            json!({ "password": "Geraten-Passwort-1" }),
+        )
+        .await;
+    assert_eq!(error_code(res).await, "wrong_password");
+    // Setting up again replaces the pending secret: the first app's codes no longer count.
+    let res = app
+        .post_auth(
+            "/api/auth/totp/setup",
+            &session.access,
+            json!({ "password": PASSWORD }),
+        )
+        .await;
+    let abandoned = totp_from_uri(
+        res.json::<Value>().await.unwrap()["otpauth_uri"]
+            .as_str()
+            .unwrap(),
+    );
+    let res = app
+        .post_auth(
+            "/api/auth/totp/setup",
+            &session.access,
+            json!({ "password": PASSWORD }),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let setup: Value = res.json().await.unwrap();
@@ -358,6 +384,14 @@ async fn totp_second_factor_with_recovery_codes(db: PgPool) {
     let secret = setup["secret"].as_str().unwrap();
     assert!(!String::from_utf8_lossy(&stored).contains(secret));
 
+    let res = app
+        .post_auth(
+            "/api/auth/totp/enable",
+            &session.access,
+            json!({ "code": abandoned.code_at(now()) }),
+        )
+        .await;
+    assert_eq!(error_code(res).await, "invalid_code");
     let res = app
         .post_auth(
             "/api/auth/totp/enable",

@@ -274,7 +274,7 @@ pub async fn bulk_update(
         "UPDATE products SET
             price_cents = CASE
                 WHEN $3::bigint IS NOT NULL THEN $3
-                WHEN $4::bigint IS NOT NULL THEN round(price_cents * (10000 + $4) / 10000.0)::bigint
+                WHEN $4::bigint IS NOT NULL THEN round(price_cents::numeric * (10000 + $4) / 10000)::bigint
                 ELSE price_cents END,
             stock = CASE
                 WHEN $5::int IS NOT NULL THEN $5

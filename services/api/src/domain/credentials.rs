@@ -40,8 +40,9 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// The JSON a merchant sends; which fields apply depends on the platform.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+/// The JSON a merchant sends; which fields apply depends on the platform. No `Debug`: it
+/// holds plaintext secrets.
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct CredentialsInput {
     pub shop_domain: Option<String>,
     pub access_token: Option<String>,

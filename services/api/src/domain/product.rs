@@ -107,7 +107,8 @@ fn check_images(images: &[String]) -> Result<Vec<String>, FieldError> {
             let ok = (url.starts_with("https://") || url.starts_with("http://"))
                 && url.len() <= 2048
                 && url.len() > "https://".len()
-                && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+                // `|` separates images in CSV files.
+                && !url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '|');
             if ok {
                 Ok(url.to_owned())
             } else {

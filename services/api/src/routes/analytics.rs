@@ -102,9 +102,14 @@ pub async fn summary(
     user: AuthUser,
     Query(p): Query<SummaryParams>,
 ) -> Result<Json<Summary>> {
-    let to = p.to.unwrap_or_else(|| Utc::now().date_naive());
+    let to =
+        p.to.map(super::check_date)
+            .transpose()?
+            .unwrap_or_else(|| Utc::now().date_naive());
     let from = p
         .from
+        .map(super::check_date)
+        .transpose()?
         .unwrap_or_else(|| to.checked_sub_days(Days::new(29)).unwrap_or(to));
     if from > to {
         return Err(bad("from must not be after to.").into());
@@ -113,7 +118,11 @@ pub async fn summary(
         return Err(bad("A period is at most 366 days.").into());
     }
     let tz = p.tz.unwrap_or_else(|| "Europe/Berlin".to_owned());
-    if tz.len() > 64 || !db::analytics::is_time_zone(&state.db, &tz).await? {
+    let plausible = tz.len() <= 64
+        && tz
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
+    if !plausible || !db::analytics::is_time_zone(&state.db, &tz).await? {
         return Err(bad("tz is an IANA time zone such as Europe/Berlin.").into());
     }
     let currency = p.currency.unwrap_or_else(|| "EUR".to_owned());

@@ -113,7 +113,8 @@ pub async fn get_one(
     Ok(Json(row.try_into()?))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// No `Debug`: the credentials are plaintext secrets.
+#[derive(Deserialize, ToSchema)]
 pub struct CreateConnection {
     pub platform: Platform,
     #[schema(example = "Mein Shopify-Shop")]

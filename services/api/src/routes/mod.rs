@@ -82,3 +82,23 @@ pub struct Page<T: ToSchema> {
 pub fn page_size(limit: Option<i64>) -> i64 {
     limit.unwrap_or(50).clamp(1, 200)
 }
+
+/// Dates and times outside 1970–9999 are refused: Postgres cannot store some of the dates
+/// chrono accepts (before 4713 BC), and none of them make sense here.
+pub fn check_date(date: chrono::NaiveDate) -> Result<chrono::NaiveDate, sm_http::ApiError> {
+    use chrono::Datelike;
+    if (1970..=9999).contains(&date.year()) {
+        Ok(date)
+    } else {
+        Err(sm_http::ApiError::bad_request(
+            "invalid_query",
+            "Dates lie between 1970 and 9999.",
+        ))
+    }
+}
+
+pub fn check_time(
+    time: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, sm_http::ApiError> {
+    check_date(time.date_naive()).map(|_| time)
+}

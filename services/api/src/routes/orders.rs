@@ -131,9 +131,13 @@ pub async fn list(
         )?,
         from: p
             .from
+            .map(super::check_date)
+            .transpose()?
             .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()),
         until: p
             .to
+            .map(super::check_date)
+            .transpose()?
             .and_then(|d| d.succ_opt())
             .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()),
     };

@@ -112,7 +112,7 @@ fn filter_from(params: &ListParams) -> Result<Filter> {
             .low_stock
             .unwrap_or(false)
             .then(|| params.low_stock_threshold.unwrap_or(5)),
-        changed_since: params.changed_since,
+        changed_since: params.changed_since.map(super::check_time).transpose()?,
     })
 }
 
@@ -353,9 +353,11 @@ pub async fn bulk_update(
     let mut tx = state.db.begin().await?;
     let updated = match db::products::bulk_update(&mut tx, user.user_id, &ids, change).await {
         Ok(n) => n,
+        // Check constraints and numeric overflow (SQLSTATE class 22): the result is out of range.
         Err(e)
-            if e.as_database_error()
-                .is_some_and(|d| d.is_check_violation()) =>
+            if e.as_database_error().is_some_and(|d| {
+                d.is_check_violation() || d.code().is_some_and(|c| c.starts_with("22"))
+            }) =>
         {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -115,14 +115,21 @@ pub async fn set_totp_pending(
     Ok(())
 }
 
-/// Promotes the pending secret once its first code was accepted at `step`.
-pub async fn enable_totp(db: impl PgExecutor<'_>, id: Uuid, step: i64) -> sqlx::Result<bool> {
+/// Promotes the pending secret the code was checked against (`pending`) — not one a
+/// concurrent set-up may have put there since.
+pub async fn enable_totp(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    pending: &[u8],
+    step: i64,
+) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE users SET totp_secret_enc = totp_pending_enc, totp_pending_enc = NULL, totp_enabled_at = now(),
-                totp_last_step = $2, updated_at = now()
-         WHERE id = $1 AND totp_pending_enc IS NOT NULL AND totp_enabled_at IS NULL",
+                totp_last_step = $3, updated_at = now()
+         WHERE id = $1 AND totp_pending_enc = $2 AND totp_enabled_at IS NULL",
     )
     .bind(id)
+    .bind(pending)
     .bind(step)
     .execute(db)
     .await?;

@@ -25,7 +25,8 @@ use sm_http::ClientInfo;
 pub const REFRESH_COOKIE: &str = "sm_refresh";
 const COOKIE_PATH: &str = "/api/auth";
 
-#[derive(Debug, Serialize, ToSchema)]
+/// Holds live tokens, so it has no `Debug`: it must never end up in a log line.
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     /// JWT for `Authorization: Bearer`, valid for `expires_in` seconds.
     pub access_token: String,

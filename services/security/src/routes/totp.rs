@@ -64,14 +64,20 @@ fn totp_for(state: &AppState, user: &UserRow, secret: Vec<u8>) -> Result<Totp> {
     .map_err(anyhow::Error::msg)?)
 }
 
-/// Starts TOTP set-up: a new secret, pending until `/api/auth/totp/enable` confirms a code.
-#[utoipa::path(post, path = "/api/auth/totp/setup", tag = "totp", security(("bearer" = [])),
-    responses((status = 200, body = TotpSetupResponse), (status = 401, body = sm_http::ErrorBody), (status = 409, description = "totp_already_enabled", body = sm_http::ErrorBody)))]
+/// Starts TOTP set-up (the password is required): a new secret, pending until
+/// `/api/auth/totp/enable` confirms a code from the app.
+#[utoipa::path(post, path = "/api/auth/totp/setup", tag = "totp", security(("bearer" = [])), request_body = PasswordConfirmation,
+    responses((status = 200, body = TotpSetupResponse), (status = 401, body = sm_http::ErrorBody),
+              (status = 403, description = "wrong_password", body = sm_http::ErrorBody), (status = 409, description = "totp_already_enabled", body = sm_http::ErrorBody)))]
 pub async fn setup(
     State(state): State<AppState>,
     auth: AuthUser,
+    client: ClientInfo,
+    Json(req): Json<PasswordConfirmation>,
 ) -> Result<Json<TotpSetupResponse>> {
     let user = current_user(&state, &auth).await?;
+    // A stolen access token alone must not be enough to tie the account to the thief's app.
+    confirm_current(&state, &user, &req.password, &client).await?;
     if user.totp_enabled_at.is_some() {
         return Err(ApiError::conflict(
             "totp_already_enabled",
@@ -128,7 +134,7 @@ pub async fn enable(
         .ok_or(Error::InvalidCode)?;
 
     let mut tx = state.db.begin().await?;
-    if !db::users::enable_totp(&mut *tx, user.id, step as i64).await? {
+    if !db::users::enable_totp(&mut *tx, user.id, pending, step as i64).await? {
         return Err(ApiError::conflict("totp_not_set_up", "Start the set-up first.").into());
     }
     let codes = new_recovery_codes(&mut tx, &user).await?;
