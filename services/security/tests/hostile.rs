@@ -898,3 +898,37 @@ async fn repeated_sign_ups_do_not_flood_the_owner_with_notices(db: PgPool) {
         .count();
     assert_eq!(notices, 1, "one notice an hour");
 }
+
+#[sqlx::test(migrator = "security::MIGRATOR")]
+async fn knowing_the_password_buys_only_ten_guesses_at_the_second_factor(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let email = "phished@example.de";
+    app.verified_user(email).await;
+    let mut code = String::new();
+    for round in 0..2 {
+        let ticket = app.login_ticket(email, PASSWORD).await;
+        if round == 0 {
+            code = app.code_for(email).await;
+        }
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        for _ in 0..5 {
+            let res = app
+                .post(
+                    "/api/auth/verify-2fa",
+                    json!({ "ticket": ticket, "code": wrong }),
+                )
+                .await;
+            assert_eq!(error_code(res).await, "invalid_code");
+        }
+    }
+    // Even the right code on a fresh ticket now waits.
+    let ticket = app.login_ticket(email, PASSWORD).await;
+    let res = app
+        .post(
+            "/api/auth/verify-2fa",
+            json!({ "ticket": ticket, "code": code }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+}

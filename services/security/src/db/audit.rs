@@ -28,16 +28,16 @@ pub async fn record(
     Ok(())
 }
 
-/// Whether an event of `kind` was recorded for the user within the last `secs` seconds.
-pub async fn happened_within(
+/// How many events of `kind` were recorded for the user within the last `secs` seconds.
+pub async fn count_within(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
     kind: &str,
     secs: i64,
-) -> sqlx::Result<bool> {
+) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM security_events
-                         WHERE user_id = $1 AND kind = $2 AND created_at > now() - make_interval(secs => $3))",
+        "SELECT count(*) FROM security_events
+          WHERE user_id = $1 AND kind = $2 AND created_at > now() - make_interval(secs => $3)",
     )
     .bind(user_id)
     .bind(kind)

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum_extra::extract::CookieJar;
 use serde::{Deserialize, Serialize};
 use sm_http::{ApiError, Json};
+use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::tokens::{self, TokenResponse};
@@ -23,6 +24,10 @@ use sm_http::ClientInfo;
 
 pub const TICKET_TTL_SECS: i64 = 5 * 60;
 const TICKET_MAX_ATTEMPTS: i32 = 5;
+/// Failed second factors per account within the window before it must wait.
+const MAX_FACTOR_FAILURES: i64 = 10;
+const FACTOR_WINDOW_SECS: i64 = 15 * 60;
+const FACTOR_FAILED: &str = "second_factor_failed";
 /// Password attempts from one network for one account before it must wait.
 const FREE_FAILURES: i32 = 5;
 /// The first wait; it doubles with each further failure.
@@ -185,27 +190,28 @@ pub async fn verify_2fa(
         .filter(|u| u.is_active)
         .ok_or(Error::InvalidTicket)?;
 
+    // Someone who has the password still gets only so many tries at the second factor.
+    if db::audit::count_within(&state.db, user.id, FACTOR_FAILED, FACTOR_WINDOW_SECS).await?
+        >= MAX_FACTOR_FAILURES
+    {
+        return Err(ApiError::too_many_requests(FACTOR_WINDOW_SECS as u64).into());
+    }
     let mut tx = state.db.begin().await?;
-    match (
-        method.as_str(),
-        req.code.as_deref(),
-        req.recovery_code.as_deref(),
-    ) {
-        ("email", Some(code), None) => {
-            codes::check(&state, user.id, Purpose::Login, code)
-                .await?
-                .consume(&mut tx)
-                .await?;
+    if let Err(e) = check_second_factor(&state, &mut tx, &user, &method, &req).await {
+        if matches!(e, Error::InvalidCode) {
+            drop(tx);
+            let detail = serde_json::json!({ "method": method });
+            db::audit::record(
+                &state.db,
+                Some(user.id),
+                FACTOR_FAILED,
+                Some(client.ip),
+                client.user_agent.as_deref(),
+                detail,
+            )
+            .await?;
         }
-        ("totp", Some(code), None) => check_totp(&state, &user, code).await?,
-        ("totp", None, Some(recovery_code)) => {
-            if !db::recovery_codes::consume(&mut *tx, user.id, &recovery::hash(recovery_code))
-                .await?
-            {
-                return Err(Error::InvalidCode);
-            }
-        }
-        _ => return Err(Error::InvalidCode),
+        return Err(e);
     }
     if !db::tickets::consume(&mut *tx, &ticket_hash).await? {
         return Err(Error::InvalidTicket);
@@ -224,6 +230,34 @@ pub async fn verify_2fa(
     let (jar, response) = tokens::start_session(&state, &mut tx, jar, user, &client).await?;
     tx.commit().await?;
     Ok((jar, Json(response)))
+}
+
+/// The mailed code, the authenticator's code or a recovery code, as the ticket's method
+/// allows. A code is used up inside `tx`, with the session it opens.
+async fn check_second_factor(
+    state: &AppState,
+    tx: &mut PgConnection,
+    user: &UserRow,
+    method: &str,
+    req: &VerifyTwoFactorRequest,
+) -> Result<()> {
+    match (method, req.code.as_deref(), req.recovery_code.as_deref()) {
+        ("email", Some(code), None) => {
+            codes::check(state, user.id, Purpose::Login, code)
+                .await?
+                .consume(tx)
+                .await
+        }
+        ("totp", Some(code), None) => check_totp(state, user, code).await,
+        ("totp", None, Some(recovery_code)) => {
+            if db::recovery_codes::consume(tx, user.id, &recovery::hash(recovery_code)).await? {
+                Ok(())
+            } else {
+                Err(Error::InvalidCode)
+            }
+        }
+        _ => Err(Error::InvalidCode),
+    }
 }
 
 /// Accepts an authenticator code once: the step it belongs to is recorded atomically.

@@ -124,13 +124,14 @@ pub async fn register(
                     Some(&code),
                 );
             }
-        } else if !db::audit::happened_within(
+        } else if db::audit::count_within(
             &state.db,
             existing.id,
             NOTICE_EVENT,
             NOTICE_COOLDOWN_SECS,
         )
         .await?
+            == 0
         {
             // One notice an hour at most, so repeated sign-ups cannot flood the owner's inbox.
             db::audit::record(
