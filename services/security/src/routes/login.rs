@@ -196,8 +196,14 @@ pub async fn verify_2fa(
     {
         return Err(ApiError::too_many_requests(FACTOR_WINDOW_SECS as u64).into());
     }
+    // Checked before the transaction starts, so a request never holds two connections.
+    let checked = check_second_factor(&state, &user, &method, &req).await;
     let mut tx = state.db.begin().await?;
-    if let Err(e) = check_second_factor(&state, &mut tx, &user, &method, &req).await {
+    let used = match checked {
+        Ok(factor) => factor.use_up(&mut tx, user.id).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = used {
         if matches!(e, Error::InvalidCode) {
             drop(tx);
             let detail = serde_json::json!({ "method": method });
@@ -232,30 +238,41 @@ pub async fn verify_2fa(
     Ok((jar, Json(response)))
 }
 
-/// The mailed code, the authenticator's code or a recovery code, as the ticket's method
-/// allows. A code is used up inside `tx`, with the session it opens.
+/// A second factor that passed its check and is used up inside the login's transaction,
+/// with the session it opens.
+enum Factor {
+    Code(codes::Matched),
+    /// Already used up: its time step is recorded when it is checked.
+    Totp,
+    Recovery(Vec<u8>),
+}
+
+impl Factor {
+    async fn use_up(self, tx: &mut PgConnection, user_id: uuid::Uuid) -> Result<()> {
+        match self {
+            Factor::Code(matched) => matched.consume(tx).await,
+            Factor::Totp => Ok(()),
+            Factor::Recovery(hash) if db::recovery_codes::consume(tx, user_id, &hash).await? => {
+                Ok(())
+            }
+            Factor::Recovery(_) => Err(Error::InvalidCode),
+        }
+    }
+}
+
+/// The mailed code, the authenticator's code or a recovery code, as the ticket's method allows.
 async fn check_second_factor(
     state: &AppState,
-    tx: &mut PgConnection,
     user: &UserRow,
     method: &str,
     req: &VerifyTwoFactorRequest,
-) -> Result<()> {
+) -> Result<Factor> {
     match (method, req.code.as_deref(), req.recovery_code.as_deref()) {
-        ("email", Some(code), None) => {
-            codes::check(state, user.id, Purpose::Login, code)
-                .await?
-                .consume(tx)
-                .await
-        }
-        ("totp", Some(code), None) => check_totp(state, user, code).await,
-        ("totp", None, Some(recovery_code)) => {
-            if db::recovery_codes::consume(tx, user.id, &recovery::hash(recovery_code)).await? {
-                Ok(())
-            } else {
-                Err(Error::InvalidCode)
-            }
-        }
+        ("email", Some(code), None) => Ok(Factor::Code(
+            codes::check(state, user.id, Purpose::Login, code).await?,
+        )),
+        ("totp", Some(code), None) => check_totp(state, user, code).await.map(|()| Factor::Totp),
+        ("totp", None, Some(recovery_code)) => Ok(Factor::Recovery(recovery::hash(recovery_code))),
         _ => Err(Error::InvalidCode),
     }
 }

@@ -119,12 +119,7 @@ impl TestApp {
         let res = self
             .post("/api/auth/register", json!({ "email": email, "password": PASSWORD, "full_name": "Anna Schmidt", "language": "en" }))
             .await;
-        assert_eq!(
-            res.status(),
-            StatusCode::ACCEPTED,
-            "{}",
-            res.text().await.unwrap()
-        );
+        expect(res, StatusCode::ACCEPTED).await;
     }
 
     /// Registers and verifies an account.
@@ -137,12 +132,7 @@ impl TestApp {
                 json!({ "email": email, "code": code }),
             )
             .await;
-        assert_eq!(
-            res.status(),
-            StatusCode::OK,
-            "{}",
-            res.text().await.unwrap()
-        );
+        expect(res, StatusCode::OK).await;
     }
 
     /// The password step; returns the ticket.
@@ -153,12 +143,7 @@ impl TestApp {
                 json!({ "email": email, "password": password }),
             )
             .await;
-        assert_eq!(
-            res.status(),
-            StatusCode::OK,
-            "{}",
-            res.text().await.unwrap()
-        );
+        let res = expect(res, StatusCode::OK).await;
         let body: Value = res.json().await.unwrap();
         body["ticket"].as_str().unwrap().to_owned()
     }
@@ -173,12 +158,7 @@ impl TestApp {
                 json!({ "ticket": ticket, "code": code }),
             )
             .await;
-        assert_eq!(
-            res.status(),
-            StatusCode::OK,
-            "{}",
-            res.text().await.unwrap()
-        );
+        let res = expect(res, StatusCode::OK).await;
         tokens(res).await
     }
 
@@ -215,6 +195,18 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// Asserts the status, showing the body when it differs.
+pub async fn expect(res: Response, status: StatusCode) -> Response {
+    if res.status() != status {
+        panic!(
+            "expected {status}, got {}: {}",
+            res.status(),
+            res.text().await.unwrap()
+        );
+    }
+    res
 }
 
 pub async fn tokens(res: Response) -> Tokens {
