@@ -1,12 +1,14 @@
 //! `cargo xtask bench`: the security and API services (release builds, fresh databases)
 //! under load from this process over loopback, printed beside the saved baseline.
 
-mod api;
+pub(crate) mod api;
 mod load;
-mod mail;
+pub(crate) mod mail;
 mod memory;
+mod pgbench;
 mod products;
 mod report;
+mod wrk;
 
 use std::{path::Path, time::Duration};
 
@@ -135,7 +137,7 @@ pub async fn run(args: Args) -> Result<()> {
 }
 
 /// A service on `port` of 127.0.0.1 with the shared secrets and quiet logs.
-fn command(bin: &Path, port: u16, secrets: &Secrets) -> Command {
+pub(crate) fn command(bin: &Path, port: u16, secrets: &Secrets) -> Command {
     let mut cmd = Command::new(bin);
     for name in CLEARED_ENV {
         cmd.env_remove(name);

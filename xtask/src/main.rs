@@ -1,10 +1,11 @@
-//! Developer tasks for the ShopMarkets workspace: `cargo xtask up | test | bench`.
+//! Developer tasks for the ShopMarkets workspace: `cargo xtask up | test | schemathesis | bench`.
 
 mod bench;
 mod cargo;
 mod paths;
 mod postgres;
 mod process;
+mod schemathesis;
 mod secrets;
 mod services;
 mod test;
@@ -25,12 +26,14 @@ struct Cli {
 enum Command {
     /// Set up and run the whole platform locally; Ctrl-C stops it.
     Up,
-    /// Run every check: cargo fmt, clippy, then all tests against Postgres.
+    /// Run every check: cargo fmt, clippy, all tests against Postgres, then schemathesis.
     Test {
         /// Skip cargo fmt and clippy (quick local runs).
         #[arg(long)]
         no_lint: bool,
     },
+    /// Run schemathesis against both services' OpenAPI documents (also part of `test`).
+    Schemathesis,
     /// Measure throughput, latency and memory, side by side with the saved baseline.
     Bench(bench::Args),
 }
@@ -41,6 +44,7 @@ async fn main() -> ExitCode {
         Command::Up => up::run().await,
         Command::Test { no_lint } => test::run(no_lint).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Schemathesis => schemathesis::run().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,8 +1,9 @@
-//! `cargo xtask test`: every check, in order, stopping at the first failure.
+//! `cargo xtask test`: every check, in order, stopping at the first failure: lints, the
+//! test suites, then schemathesis against the running services.
 
 use anyhow::Result;
 
-use crate::{cargo, postgres::Postgres, process::StopSignal};
+use crate::{cargo, postgres::Postgres, process::StopSignal, schemathesis};
 
 pub async fn run(no_lint: bool) -> Result<()> {
     // Catch Ctrl-C so that a private Postgres cluster is still stopped on the way out.
@@ -33,7 +34,8 @@ pub async fn run(no_lint: bool) -> Result<()> {
     } else {
         cargo::run(&["test", "--workspace"], &env).await?;
     }
-    Ok(())
+    // The services as outside clients see them: every answer as their documents say.
+    schemathesis::run_on(&pg).await
 }
 
 async fn has_nextest() -> bool {

@@ -20,6 +20,13 @@ pub struct AuthClientArgs {
         default_value_t = 10
     )]
     pub cache_ttl_secs: u64,
+    /// Seconds a negative token check (invalid, expired or ended) is reused; 0 turns it off.
+    #[arg(
+        long = "auth-negative-cache-ttl-secs",
+        env = "AUTH_NEGATIVE_CACHE_TTL_SECS",
+        default_value_t = 5
+    )]
+    pub negative_cache_ttl_secs: u64,
     /// Most token checks kept in the cache.
     #[arg(
         long = "auth-cache-capacity",
@@ -34,6 +41,14 @@ pub struct AuthClientArgs {
         default_value_t = 2_000
     )]
     pub timeout_ms: u64,
+    /// Failed authentications a client network may have a minute (in bursts of as many);
+    /// past that its unknown tokens get 429 without a call to the security service.
+    #[arg(
+        long = "auth-failures-per-minute",
+        env = "AUTH_FAILURES_PER_MINUTE",
+        default_value_t = 30
+    )]
+    pub failures_per_minute: u32,
 }
 
 impl std::fmt::Debug for AuthClientArgs {
@@ -41,8 +56,10 @@ impl std::fmt::Debug for AuthClientArgs {
         f.debug_struct("AuthClientArgs")
             .field("security_service_url", &self.security_service_url)
             .field("cache_ttl_secs", &self.cache_ttl_secs)
+            .field("negative_cache_ttl_secs", &self.negative_cache_ttl_secs)
             .field("cache_capacity", &self.cache_capacity)
             .field("timeout_ms", &self.timeout_ms)
+            .field("failures_per_minute", &self.failures_per_minute)
             .finish_non_exhaustive()
     }
 }

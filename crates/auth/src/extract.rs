@@ -1,6 +1,6 @@
 use axum::extract::{FromRef, FromRequestParts};
 use http::request::Parts;
-use sm_http::ApiError;
+use sm_http::{ApiError, ClientIp};
 use uuid::Uuid;
 
 use crate::{Role, SecurityClient};
@@ -27,6 +27,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ClientIp(client) = ClientIp::from_request_parts(parts, state).await?;
         let token = parts
             .headers
             .get(http::header::AUTHORIZATION)
@@ -41,7 +42,7 @@ where
             .get("x-request-id")
             .and_then(|v| v.to_str().ok());
         let answer = SecurityClient::from_ref(state)
-            .introspect(token, request_id)
+            .authenticate(token, client, request_id)
             .await?
             .ok_or_else(unauthenticated)?;
         match (answer.sub, answer.sid) {

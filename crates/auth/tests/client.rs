@@ -1,6 +1,6 @@
 //! The client against a stand-in security service that counts its calls.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,8 @@ struct StandIn {
     /// What the stand-in answers: the status and body.
     answer: Mutex<(u16, Value)>,
     last_request_id: Mutex<Option<String>>,
+    /// How long the stand-in takes to answer, so that checks overlap.
+    delay_ms: AtomicU64,
 }
 
 const TOKEN: &str = "service-credential-for-tests-0123456789";
@@ -39,6 +41,7 @@ async fn introspect(
         );
     }
     assert!(body["token"].is_string());
+    tokio::time::sleep(Duration::from_millis(s.delay_ms.load(Ordering::SeqCst))).await;
     let (status, answer) = s.answer.lock().unwrap().clone();
     (StatusCode::from_u16(status).unwrap(), Json(answer))
 }
@@ -75,9 +78,18 @@ fn active(exp_in: i64) -> Value {
 }
 
 #[tokio::test]
-async fn positive_answers_are_cached_within_the_window_negative_ones_never() {
+async fn a_revoked_token_stops_working_once_the_positive_window_is_over() {
     let (url, s) = stand_in().await;
-    let c = client(&url, TOKEN, &["--auth-cache-ttl-secs", "1"]);
+    let c = client(
+        &url,
+        TOKEN,
+        &[
+            "--auth-cache-ttl-secs",
+            "1",
+            "--auth-negative-cache-ttl-secs",
+            "0",
+        ],
+    );
     *s.answer.lock().unwrap() = (200, active(900));
     let first = c.introspect("tok-a", Some("req-1")).await.unwrap().unwrap();
     assert_eq!(first.role, Some(Role::Partner));
@@ -101,8 +113,110 @@ async fn positive_answers_are_cached_within_the_window_negative_ones_never() {
     assert_eq!(
         s.calls.load(Ordering::SeqCst),
         3,
-        "negative answers are not cached"
+        "with the negative window off, negative answers are not cached"
     );
+}
+
+#[tokio::test]
+async fn concurrent_checks_of_a_new_token_make_one_call() {
+    let (url, s) = stand_in().await;
+    *s.answer.lock().unwrap() = (200, active(900));
+    s.delay_ms.store(200, Ordering::SeqCst);
+    let c = client(&url, TOKEN, &[]);
+    let checks = (0..50).map(|_| {
+        let c = c.clone();
+        tokio::spawn(async move { c.introspect("tok-new", None).await })
+    });
+    for check in join_all(checks).await {
+        assert!(check.unwrap().is_some());
+    }
+    assert_eq!(s.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_bogus_token_is_asked_about_once_within_the_negative_window() {
+    let (url, s) = stand_in().await;
+    *s.answer.lock().unwrap() = (200, json!({ "active": false }));
+    s.delay_ms.store(100, Ordering::SeqCst);
+    let c = client(&url, TOKEN, &["--auth-negative-cache-ttl-secs", "1"]);
+    // Concurrently and one after another: one call.
+    let checks = (0..20).map(|_| {
+        let c = c.clone();
+        tokio::spawn(async move { c.introspect("bogus.token.x", None).await })
+    });
+    for check in join_all(checks).await {
+        assert!(check.unwrap().is_none());
+    }
+    assert!(c.introspect("bogus.token.x", None).await.unwrap().is_none());
+    assert_eq!(s.calls.load(Ordering::SeqCst), 1);
+    // After the window the security service is asked again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(c.introspect("bogus.token.x", None).await.unwrap().is_none());
+    assert_eq!(s.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn errors_are_not_cached_and_malformed_tokens_cost_no_call() {
+    let (url, s) = stand_in().await;
+    *s.answer.lock().unwrap() = (500, json!({}));
+    let c = client(&url, TOKEN, &[]);
+    let err = c.introspect("tok-c", None).await.unwrap_err();
+    assert_eq!(err.status, StatusCode::SERVICE_UNAVAILABLE);
+    *s.answer.lock().unwrap() = (200, active(900));
+    assert!(c.introspect("tok-c", None).await.unwrap().is_some());
+    assert_eq!(s.calls.load(Ordering::SeqCst), 2, "the 503 was not cached");
+
+    for junk in ["a b", "tok\u{e9}", &"x".repeat(70_000)] {
+        assert!(c.introspect(junk, None).await.unwrap().is_none());
+    }
+    assert_eq!(s.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_network_with_too_many_failures_is_refused_without_a_call() {
+    let (url, s) = stand_in().await;
+    *s.answer.lock().unwrap() = (200, json!({ "active": false }));
+    let c = client(&url, TOKEN, &["--auth-failures-per-minute", "5"]);
+    let attacker: std::net::IpAddr = "203.0.113.9".parse().unwrap();
+    for i in 0..5 {
+        let answer = c.authenticate(&format!("guess-{i}"), attacker, None).await;
+        assert!(answer.unwrap().is_none(), "failure {i} is a plain 401");
+    }
+    let err = c.authenticate("guess-5", attacker, None).await.unwrap_err();
+    assert_eq!(err.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(err.code, "too_many_failed_authentications");
+    assert!(err.retry_after_secs.unwrap() >= 1);
+    let calls = s.calls.load(Ordering::SeqCst);
+    let err = c.authenticate("guess-6", attacker, None).await.unwrap_err();
+    assert_eq!(err.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        s.calls.load(Ordering::SeqCst),
+        calls,
+        "no call while blocked"
+    );
+
+    // Other networks are not affected, and a token already known to be valid still works.
+    *s.answer.lock().unwrap() = (200, active(900));
+    let other: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+    assert!(c
+        .authenticate("valid", other, None)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(c
+        .authenticate("valid", attacker, None)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+/// Awaits every task.
+async fn join_all<T>(tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut results = Vec::new();
+    for task in tasks.collect::<Vec<_>>() {
+        results.push(task.await.unwrap());
+    }
+    results
 }
 
 #[tokio::test]

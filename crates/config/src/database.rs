@@ -32,6 +32,14 @@ pub struct DatabaseArgs {
         default_value_t = 16
     )]
     pub max_connections: u32,
+    /// Milliseconds a request waits for a pooled connection (opening one included) before it
+    /// answers 503 `database_unavailable`: keeps requests from hanging while the database is away.
+    #[arg(
+        long = "db-acquire-timeout-ms",
+        env = "DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 1_500
+    )]
+    pub acquire_timeout_ms: u64,
 }
 
 impl fmt::Debug for DatabaseArgs {
@@ -46,6 +54,7 @@ impl fmt::Debug for DatabaseArgs {
             .field("db_name", &self.db_name)
             .field("db_user", &self.db_user)
             .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_ms", &self.acquire_timeout_ms)
             .finish_non_exhaustive()
     }
 }
@@ -79,11 +88,14 @@ impl DatabaseArgs {
     }
 
     /// A lazily connecting pool: the service starts (and answers `/health/ready` with 503)
-    /// even while the database is still coming up.
+    /// even while the database is still coming up. sqlx has no separate connect timeout:
+    /// opening a connection (retried while refused) is bounded by the acquire timeout, so
+    /// while the database is away a request fails after at most that long. Idle connections
+    /// are pinged before use (sqlx's default), so the pool recovers as soon as it is back.
     pub fn pool(&self, default_name: &str) -> Result<PgPool, InvalidDatabaseUrl> {
         Ok(PgPoolOptions::new()
             .max_connections(self.max_connections)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_millis(self.acquire_timeout_ms.max(1)))
             .connect_lazy_with(self.connect_options(default_name)?))
     }
 }

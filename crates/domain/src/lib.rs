@@ -5,7 +5,7 @@ mod language;
 mod platform;
 mod role;
 
-pub use currency::is_currency_code;
+pub use currency::{currency_codes, is_currency_code};
 pub use language::Language;
 pub use platform::Platform;
 pub use role::Role;

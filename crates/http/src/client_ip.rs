@@ -1,4 +1,5 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -13,17 +14,32 @@ use crate::ApiError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
-/// The proxies whose `X-Forwarded-For` is believed; installed by [`crate::middleware::stack`].
+/// The proxies whose `X-Forwarded-For` is believed; installed (once per process) by
+/// [`crate::middleware::stack`].
 #[derive(Debug, Clone, Default)]
-pub(crate) struct TrustedProxies(pub Arc<Vec<IpNet>>);
+pub(crate) struct TrustedProxies {
+    nets: Arc<Vec<IpNet>>,
+    /// Set once the misconfiguration warning has been logged, so it is logged only once.
+    warned: Arc<AtomicBool>,
+}
 
 impl TrustedProxies {
+    pub(crate) fn new(nets: Vec<IpNet>) -> Self {
+        Self {
+            nets: Arc::new(nets),
+            warned: Arc::default(),
+        }
+    }
+
     fn contains(&self, ip: IpAddr) -> bool {
-        self.0.iter().any(|net| net.contains(&ip))
+        self.nets.iter().any(|net| net.contains(&ip))
     }
 
     pub(crate) fn client_ip(&self, peer: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
         if !self.contains(peer) {
+            if forwarded_for.is_some() && is_private(peer) {
+                self.warn_untrusted_proxy(peer);
+            }
             return peer;
         }
         // Walk from the nearest hop outwards; the first address we don't trust is the client.
@@ -41,6 +57,33 @@ impl TrustedProxies {
             }
         }
         client
+    }
+}
+
+impl TrustedProxies {
+    /// A private peer sending `X-Forwarded-For` is almost always the platform's own reverse
+    /// proxy (Traefik under Coolify) missing from `TRUSTED_PROXIES`: then every client has the
+    /// proxy's address and all per-IP limits become one shared bucket. Said once, loudly.
+    fn warn_untrusted_proxy(&self, peer: IpAddr) {
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                %peer,
+                "X-Forwarded-For received from the private address {peer}, which is not in \
+                 TRUSTED_PROXIES: the header is ignored and every client behind that proxy \
+                 shares its address (and its rate limits). Add the proxy's network to \
+                 TRUSTED_PROXIES (e.g. TRUSTED_PROXIES=10.0.0.0/8,172.16.0.0/12,192.168.0.0/16). \
+                 Logged once."
+            );
+        }
+    }
+}
+
+/// Addresses a reverse proxy on the same host or network has: RFC 1918, IPv6 unique local,
+/// loopback.
+fn is_private(ip: IpAddr) -> bool {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00 || v6.is_loopback(),
     }
 }
 
@@ -115,7 +158,7 @@ mod tests {
     use super::*;
 
     fn proxies(nets: &[&str]) -> TrustedProxies {
-        TrustedProxies(Arc::new(nets.iter().map(|n| n.parse().unwrap()).collect()))
+        TrustedProxies::new(nets.iter().map(|n| n.parse().unwrap()).collect())
     }
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -159,5 +202,47 @@ mod tests {
             p.client_ip(ip("10.0.0.2"), Some("not-an-ip")),
             ip("10.0.0.2")
         );
+    }
+
+    /// Counts the WARN events logged while `f` runs.
+    fn warnings_during(f: impl FnOnce()) -> usize {
+        use std::sync::atomic::AtomicUsize;
+        use tracing_subscriber::layer::{Context, SubscriberExt};
+
+        struct CountWarnings(Arc<AtomicUsize>);
+        impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountWarnings {
+            fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+                if *event.metadata().level() == tracing::Level::WARN {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+        let count = Arc::new(AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry().with(CountWarnings(count.clone()));
+        tracing::subscriber::with_default(subscriber, f);
+        count.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn forwarded_header_from_an_untrusted_private_peer_warns_once() {
+        let p = proxies(&[]);
+        let warnings = warnings_during(|| {
+            for peer in ["10.0.1.5", "172.18.0.3", "fd00::7", "10.0.1.5"] {
+                // Still ignored: the peer is the client.
+                assert_eq!(p.client_ip(ip(peer), Some("198.51.100.7")), ip(peer));
+            }
+        });
+        assert_eq!(warnings, 1);
+    }
+
+    #[test]
+    fn no_warning_without_the_header_or_from_public_or_trusted_peers() {
+        let p = proxies(&["10.0.0.0/8"]);
+        let warnings = warnings_during(|| {
+            p.client_ip(ip("172.18.0.3"), None);
+            p.client_ip(ip("203.0.113.9"), Some("198.51.100.7"));
+            p.client_ip(ip("10.0.0.2"), Some("198.51.100.7"));
+        });
+        assert_eq!(warnings, 0);
     }
 }

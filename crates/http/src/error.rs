@@ -134,10 +134,24 @@ impl ApiError {
         )
     }
 
-    /// A database error. Values Postgres refuses — SQLSTATE class 22 (numbers or dates out of
-    /// range, NUL characters) and check constraints — come from the request: 400
-    /// `invalid_value`. Anything else is ours: a logged 500.
+    /// 503 `database_unavailable`: the database cannot be reached right now.
+    pub fn database_unavailable() -> Self {
+        Self::unavailable(
+            "database_unavailable",
+            "The database is not reachable right now; try again shortly.",
+        )
+    }
+
+    /// A database error. A database that is away (no connection within the acquire timeout,
+    /// a broken or refused connection, a server shutting down) is 503 `database_unavailable`.
+    /// Values Postgres refuses — SQLSTATE class 22 (numbers or dates out of range, NUL
+    /// characters) and check constraints — come from the request: 400 `invalid_value`.
+    /// Anything else is ours: a logged 500.
     pub fn from_database(e: sqlx::Error) -> Self {
+        if database_away(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            return Self::database_unavailable();
+        }
         if let Some(db) = e.as_database_error() {
             let data_exception = db.code().is_some_and(|code| code.starts_with("22"));
             if data_exception || db.is_check_violation() {
@@ -195,6 +209,23 @@ impl ApiError {
     }
 }
 
+/// Whether an error means the database is unreachable, not that the query was wrong.
+fn database_away(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        // Class 08: connection exception; 57P01-57P03: the server is shutting down or starting
+        // up; 53300: too many connections.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "53300"
+        }),
+        _ => false,
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.render(None);
@@ -217,3 +248,24 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_503_not_500() {
+        for e in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()),
+            sqlx::Error::Tls("handshake failed".into()),
+        ] {
+            let api = ApiError::from_database(e);
+            assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(api.code, "database_unavailable");
+        }
+        let other = ApiError::from_database(sqlx::Error::Protocol("unexpected message".into()));
+        assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -5,12 +5,14 @@
 //! - [`middleware::stack`]: request id, request log, panic catcher, timeout, body limit,
 //!   compression, CORS and security headers, in the right order.
 //! - [`health::routes`], [`openapi_route`], [`serve`]: the endpoints and lifecycle every service has.
+//! - [`openapi::CommonResponses`]: the shared answers, added to every operation's document.
 
 mod client_ip;
 mod error;
 mod extract;
 pub mod health;
 pub mod middleware;
+pub mod openapi;
 mod rate_limit;
 mod serve;
 

@@ -1,18 +1,20 @@
 //! The middleware stack every service wraps its router in.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::body::{Body, HttpBody};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{from_fn, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use http_body_util::BodyExt;
 use sm_config::ServerArgs;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::map_response_body::MapResponseBodyLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -24,7 +26,7 @@ use crate::ApiError;
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps `router` in, from the outside in: request id, request log, request id echo, CORS,
-/// compression, JSON error envelope, panic catcher, timeout, body limit, security headers.
+/// compression (gzip, brotli) of fused bodies, JSON error envelope, panic catcher, timeout, body limit, security headers.
 pub fn stack(router: Router, server: &ServerArgs) -> Router {
     let router = router.route_layer(from_fn(record_route));
     let layers = ServiceBuilder::new()
@@ -33,6 +35,7 @@ pub fn stack(router: Router, server: &ServerArgs) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(cors(&server.cors_origin))
         .layer(CompressionLayer::new())
+        .layer(MapResponseBodyLayer::new(fuse_streamed))
         .layer(from_fn(error_envelope))
         .layer(CatchPanicLayer::custom(on_panic))
         .layer(TimeoutLayer::with_status_code(
@@ -56,10 +59,22 @@ pub fn stack(router: Router, server: &ServerArgs) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
-        .layer(Extension(TrustedProxies(Arc::new(
+        .layer(Extension(TrustedProxies::new(
             server.trusted_proxies.clone(),
-        ))));
+        )));
     router.layer(layers)
+}
+
+/// The compression layer polls a body once more after it has ended (tower-http#732). A body
+/// streamed from a `Stream` (the CSV export) may panic on that ("`Unfold` must not be polled
+/// after it returned `Poll::Ready(None)`") and the client gets a cut-off answer; fused, it
+/// keeps answering "ended". Bodies of known length are buffers that already behave.
+fn fuse_streamed(body: Body) -> Body {
+    if body.size_hint().exact().is_some() {
+        body
+    } else {
+        Body::new(body.fuse())
+    }
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

@@ -1,6 +1,6 @@
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -8,13 +8,34 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::ApiError;
 
+/// How many times the per-network quota a whole IPv6 /48 gets: a /48 is one site (it holds
+/// 65,536 /64s), so it may carry a few busy networks but not an army of rotated /64s.
+pub const V6_SITE_FACTOR: u32 = 8;
+
+/// How often idle clients are forgotten.
+const CLEANUP_EVERY: Duration = Duration::from_secs(60);
+
 /// A per-client limit (generic cell rate: `per_minute` requests a minute, bursts of up to
 /// `burst`), keyed by the client's network ([`crate::network_of`]: an IPv6 client cannot
-/// escape it by rotating through its /64). Kept in memory per instance; a denied request
-/// answers 429 with `Retry-After`.
+/// escape it by rotating through its /64). An IPv6 client is also counted against its /48,
+/// with [`V6_SITE_FACTOR`] times the quota, so a site cannot multiply its budget by rotating
+/// through its /64s. Kept in memory per instance; a denied request answers 429 with
+/// `Retry-After`. Idle clients are forgotten by a background task every minute.
 #[derive(Clone)]
 pub struct RateLimiter {
-    inner: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    inner: Arc<Limiters>,
+}
+
+struct Limiters {
+    network: DefaultKeyedRateLimiter<IpAddr>,
+    v6_site: DefaultKeyedRateLimiter<Ipv6Addr>,
+}
+
+impl Limiters {
+    fn retain_recent(&self) {
+        self.network.retain_recent();
+        self.v6_site.retain_recent();
+    }
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -25,28 +46,62 @@ impl std::fmt::Debug for RateLimiter {
 
 impl RateLimiter {
     pub fn per_minute(per_minute: u32, burst: u32) -> Self {
-        let rate = NonZeroU32::new(per_minute.max(1)).expect("max(1) is non-zero");
-        let burst = NonZeroU32::new(burst.max(1)).expect("max(1) is non-zero");
-        Self {
-            inner: Arc::new(governor::RateLimiter::keyed(
-                Quota::per_minute(rate).allow_burst(burst),
+        let quota = |per_minute: u32, burst: u32| {
+            let rate = NonZeroU32::new(per_minute.max(1)).expect("max(1) is non-zero");
+            let burst = NonZeroU32::new(burst.max(1)).expect("max(1) is non-zero");
+            Quota::per_minute(rate).allow_burst(burst)
+        };
+        let inner = Arc::new(Limiters {
+            network: governor::RateLimiter::keyed(quota(per_minute, burst)),
+            v6_site: governor::RateLimiter::keyed(quota(
+                per_minute.saturating_mul(V6_SITE_FACTOR),
+                burst.saturating_mul(V6_SITE_FACTOR),
             )),
-        }
+        });
+        spawn_cleanup(Arc::downgrade(&inner), CLEANUP_EVERY);
+        Self { inner }
     }
 
     pub fn check(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.inner
-            .check_key(&crate::network_of(ip))
-            .map_err(|not_until| {
-                let wait: Duration = not_until.wait_time_from(DefaultClock::default().now());
-                ApiError::too_many_requests(wait.as_secs_f64().ceil() as u64)
-            })?;
-        // Forget idle clients now and then so the map stays bounded.
-        if self.inner.len() > 100_000 {
-            self.inner.retain_recent();
+        let network = crate::network_of(ip);
+        self.inner.network.check_key(&network).map_err(refused)?;
+        if let IpAddr::V6(v6) = network {
+            self.inner.v6_site.check_key(&site_of(v6)).map_err(refused)?;
         }
         Ok(())
     }
+}
+
+fn refused(not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> ApiError {
+    let wait: Duration = not_until.wait_time_from(DefaultClock::default().now());
+    ApiError::too_many_requests(wait.as_secs_f64().ceil() as u64)
+}
+
+/// The /48 an IPv6 address belongs to.
+fn site_of(v6: Ipv6Addr) -> Ipv6Addr {
+    let s = v6.segments();
+    Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0)
+}
+
+/// Forgets idle clients on a timer (not on the request path, where a full scan of a large
+/// map would stall requests), until the limiter is dropped. Outside a Tokio runtime (plain
+/// unit tests) there is nothing to clean up for long, so nothing is spawned.
+fn spawn_cleanup(limiters: Weak<Limiters>, period: Duration) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let mut every = tokio::time::interval(period);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            let Some(limiters) = limiters.upgrade() else {
+                return;
+            };
+            limiters.retain_recent();
+        }
+    });
 }
 
 #[cfg(test)]
@@ -72,5 +127,53 @@ mod tests {
                 .unwrap();
         }
         assert!(limiter.check("2001:db8::99".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn many_slash_64s_of_one_slash_48_share_the_site_quota() {
+        let limiter = RateLimiter::per_minute(6, 3);
+        let site_quota = 3 * V6_SITE_FACTOR;
+        // Each /64 stays within its own burst, but together they exhaust the /48's.
+        let mut allowed = 0;
+        for net in 0..(site_quota * 2) {
+            for host in 1..=3 {
+                let ip: IpAddr = format!("2001:db8:7:{net:x}::{host}").parse().unwrap();
+                if limiter.check(ip).is_ok() {
+                    allowed += 1;
+                }
+            }
+        }
+        assert_eq!(allowed, site_quota);
+        let err = limiter
+            .check("2001:db8:7:ffff::1".parse().unwrap())
+            .unwrap_err();
+        assert_eq!(err.status, http::StatusCode::TOO_MANY_REQUESTS);
+        // Another /48 is not affected.
+        for host in 1..=3 {
+            limiter
+                .check(format!("2001:db8:8:1::{host}").parse().unwrap())
+                .unwrap();
+        }
+        // Nor is IPv4.
+        limiter.check("192.0.2.1".parse().unwrap()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn idle_clients_are_forgotten_on_a_timer() {
+        // A cell every 100 ms: idle keys are indistinguishable from new ones after 200 ms.
+        let limiter = RateLimiter::per_minute(600, 1);
+        for i in 0..100u32 {
+            limiter.check(IpAddr::from(i.to_be_bytes())).unwrap();
+        }
+        limiter.check("2001:db8::1".parse().unwrap()).unwrap();
+        assert_eq!(limiter.inner.network.len(), 101);
+        spawn_cleanup(
+            Arc::downgrade(&limiter.inner),
+            Duration::from_millis(200),
+        );
+        // Checks alone never clean up: only the timer does, once the cells are replenished.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(limiter.inner.network.len(), 0);
+        assert_eq!(limiter.inner.v6_site.len(), 0);
     }
 }

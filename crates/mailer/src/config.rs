@@ -31,7 +31,8 @@ impl SmtpTls {
 
 #[derive(clap::Args, Clone)]
 pub struct MailConfig {
-    /// SMTP server host; when unset, mail goes to the local outbox.
+    /// SMTP server host. Mail needs it, or MAIL_OUTBOX_DIR for a local file outbox: with
+    /// neither the service refuses to start.
     #[arg(long = "smtp-host", env = "SMTP_HOST")]
     pub smtp_host: Option<String>,
     /// SMTP server port.
@@ -49,13 +50,10 @@ pub struct MailConfig {
     /// Sender address of every mail.
     #[arg(long = "mail-from", env = "MAIL_FROM", default_value = DEFAULT_MAIL_FROM)]
     pub mail_from: String,
-    /// Directory that receives mail as .eml files when SMTP_HOST is unset.
-    #[arg(
-        long = "mail-outbox-dir",
-        env = "MAIL_OUTBOX_DIR",
-        default_value = "mail-outbox"
-    )]
-    pub outbox_dir: PathBuf,
+    /// Directory that receives mail as .eml files instead of an SMTP server (development
+    /// only; ignored when SMTP_HOST is set). Must be chosen explicitly.
+    #[arg(long = "mail-outbox-dir", env = "MAIL_OUTBOX_DIR")]
+    pub outbox_dir: Option<PathBuf>,
 }
 
 impl fmt::Debug for MailConfig {
@@ -110,7 +108,7 @@ mod tests {
             smtp_pass: Some("hunter2-very-secret".into()),
             smtp_tls: SmtpTls::Starttls,
             mail_from: DEFAULT_MAIL_FROM.into(),
-            outbox_dir: "mail-outbox".into(),
+            outbox_dir: None,
         };
         let debug = format!("{cfg:?}");
         assert!(!debug.contains("hunter2"), "{debug}");

@@ -11,6 +11,11 @@ pub enum MailError {
         #[source]
         source: lettre::address::AddressError,
     },
+    #[error(
+        "no mail transport: set SMTP_HOST (with SMTP_PORT, SMTP_TLS, SMTP_USER, SMTP_PASS) to send \
+         mail, or MAIL_OUTBOX_DIR to write it to files there (development only)"
+    )]
+    NoTransport,
     #[error("SMTP_USER and SMTP_PASS must be set together")]
     IncompleteCredentials,
     #[error("could not build the message: {0}")]

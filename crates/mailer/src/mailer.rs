@@ -44,12 +44,15 @@ enum Transport {
 impl Mailer {
     pub fn from_config(cfg: &MailConfig) -> Result<Self, MailError> {
         let from = parse_mailbox("sender (MAIL_FROM)", &cfg.mail_from)?;
-        let transport = match &cfg.smtp_host {
-            Some(host) => Transport::Smtp {
+        // A file outbox only when asked for: a production deployment that forgot SMTP_HOST
+        // must not quietly write login codes to disk.
+        let transport = match (&cfg.smtp_host, &cfg.outbox_dir) {
+            (Some(host), _) => Transport::Smtp {
                 client: smtp_client(host, cfg)?,
                 description: format!("smtp {host}:{} ({})", cfg.smtp_port, cfg.smtp_tls.as_str()),
             },
-            None => Transport::Outbox(Outbox::new(&cfg.outbox_dir)?),
+            (None, Some(dir)) => Transport::Outbox(Outbox::new(dir)?),
+            (None, None) => return Err(MailError::NoTransport),
         };
         Ok(Mailer {
             inner: Arc::new(Inner { from, transport }),
@@ -160,7 +163,7 @@ mod tests {
             smtp_pass: None,
             smtp_tls: SmtpTls::Starttls,
             mail_from: DEFAULT_MAIL_FROM.into(),
-            outbox_dir: dir.to_owned(),
+            outbox_dir: Some(dir.to_owned()),
         }
     }
 
@@ -262,6 +265,21 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, MailError::InvalidAddress { .. }), "{err}");
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn without_smtp_or_an_explicit_outbox_there_is_no_mailer() {
+        let cfg = MailConfig {
+            outbox_dir: None,
+            ..outbox_config(Path::new("unused"))
+        };
+        let err = Mailer::from_config(&cfg).unwrap_err();
+        assert!(matches!(err, MailError::NoTransport), "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains("SMTP_HOST") && message.contains("MAIL_OUTBOX_DIR"),
+            "{message}"
+        );
     }
 
     #[test]

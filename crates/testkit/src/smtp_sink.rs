@@ -86,9 +86,7 @@ impl SmtpSink {
             smtp_pass: None,
             smtp_tls: SmtpTls::None,
             mail_from: DEFAULT_MAIL_FROM.into(),
-            // Unused while smtp_host is set; unique so a stray write cannot clash.
-            outbox_dir: std::env::temp_dir()
-                .join(format!("sm-testkit-outbox-{}", uuid::Uuid::new_v4())),
+            outbox_dir: None,
         }
     }
 

@@ -35,6 +35,13 @@ pub struct Config {
     /// Largest CSV import in bytes.
     #[arg(long = "import-limit-bytes", env = "IMPORT_LIMIT_BYTES", default_value_t = 20 * 1024 * 1024)]
     pub import_limit_bytes: usize,
+    /// Most product rows in one CSV import; a larger file answers 413 `too_many_rows`.
+    #[arg(
+        long = "import-max-rows",
+        env = "IMPORT_MAX_ROWS",
+        default_value_t = 100_000
+    )]
+    pub import_max_rows: usize,
 }
 
 impl Config {

@@ -40,6 +40,9 @@ pub fn state(config: &Config, db: PgPool) -> anyhow::Result<AppState> {
         db,
         security: SecurityClient::new(&config.security)?,
         credentials: config.keyring().map_err(anyhow::Error::msg)?,
+        import_max_rows: config.import_max_rows,
+        request_timeout: std::time::Duration::from_secs(config.server.request_timeout_secs),
+        time_zones: Default::default(),
     })
 }
 

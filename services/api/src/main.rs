@@ -3,6 +3,9 @@ use std::process::ExitCode;
 use api::config::{Config, DEFAULT_PORT};
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();

@@ -110,3 +110,63 @@ async fn openapi_document_lists_every_endpoint(db: PgPool) {
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn a_network_sending_many_bad_tokens_gets_429_others_carry_on(db: PgPool) {
+    let stack = Stack::spawn_with(
+        db,
+        &[
+            "--auth-failures-per-minute",
+            "10",
+            "--trusted-proxies",
+            "127.0.0.1/32",
+        ],
+    )
+    .await;
+    let anna = stack.merchant("anna@example.de").await;
+    let from = |network: &str, token: &str| {
+        stack
+            .http
+            .get(stack.url("/api/products"))
+            .header("x-forwarded-for", network)
+            .bearer_auth(token)
+            .send()
+    };
+    for i in 0..10 {
+        let res = from("203.0.113.9", &format!("guess.{i}.x")).await.unwrap();
+        assert_eq!(error_code(res).await, "unauthenticated");
+    }
+    let res = from("203.0.113.9", "guess.10.x").await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait >= 1);
+    assert_eq!(error_code(res).await, "too_many_failed_authentications");
+    // Even a valid token not yet known from that network waits.
+    let res = from("203.0.113.9", &anna.access_token).await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another network is not affected.
+    let res = from("198.51.100.7", &anna.access_token).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn a_bogus_token_is_answered_from_the_cache_within_the_negative_window(db: PgPool) {
+    // With the security service gone after the first answer, the same token still gets 401,
+    // not 503: nobody asked it again.
+    let mut stack = Stack::spawn(db).await;
+    let res = stack.get("bogus.token.value", "/api/products").await;
+    assert_eq!(error_code(res).await, "unauthenticated");
+    stack.stop_security();
+    let requests = (0..20).map(|_| stack.get("bogus.token.value", "/api/products"));
+    for res in futures::future::join_all(requests).await {
+        assert_eq!(
+            error_code(res).await,
+            "unauthenticated",
+            "served from the cache"
+        );
+    }
+}

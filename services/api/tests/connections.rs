@@ -208,3 +208,102 @@ async fn deleting_a_connection_removes_its_products_orders_and_logs(db: PgPool) 
     assert_eq!(count("SELECT count(*) FROM orders").await.unwrap(), 0);
     assert_eq!(count("SELECT count(*) FROM sync_logs").await.unwrap(), 0);
 }
+
+/// Waits until some backend of this test's database waits for a lock.
+async fn someone_waits_for_a_lock(db: &PgPool) {
+    for _ in 0..50 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(db)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("nobody waits for the lock");
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn tenancy_is_in_the_schema_and_a_racing_delete_is_a_conflict(db: PgPool) {
+    let stack = Stack::spawn(db.clone()).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let bernd = stack.merchant("bernd@example.de").await;
+    let connection = stack.shopify(&anna.access_token, "Annas Shop").await;
+    let connection_id: Uuid = connection.parse().unwrap();
+    let bernd_id: Uuid = bernd.user_id.parse().unwrap();
+
+    // The schema itself refuses another merchant's connection, for products and orders.
+    let product = sqlx::query(
+        "INSERT INTO products (id, user_id, connection_id, sku, title, price_cents) VALUES ($1, $2, $3, 'X', 'X', 1)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(bernd_id)
+    .bind(connection_id)
+    .execute(&db)
+    .await;
+    assert!(product
+        .unwrap_err()
+        .as_database_error()
+        .unwrap()
+        .is_foreign_key_violation());
+    let order = sqlx::query(
+        "INSERT INTO orders (id, user_id, connection_id, channel, order_number, status, total_cents, placed_at)
+         VALUES ($1, $2, $3, 'shopify', '#1', 'paid', 1, now())",
+    )
+    .bind(Uuid::now_v7())
+    .bind(bernd_id)
+    .bind(connection_id)
+    .execute(&db)
+    .await;
+    assert!(order
+        .unwrap_err()
+        .as_database_error()
+        .unwrap()
+        .is_foreign_key_violation());
+
+    // A create that checked the connection while a delete of it is under way: 409, not 500.
+    let mut delete = db.begin().await.unwrap();
+    sqlx::query("DELETE FROM connections WHERE id = $1")
+        .bind(connection_id)
+        .execute(&mut *delete)
+        .await
+        .unwrap();
+    let mut body = product_body("RACE-1", "Rennen", 100, 1);
+    body["connection_id"] = json!(connection);
+    let create = tokio::spawn(
+        stack
+            .http
+            .post(stack.url("/api/products"))
+            .bearer_auth(&anna.access_token)
+            .json(&body)
+            .send(),
+    );
+    let import = tokio::spawn(
+        stack
+            .http
+            .post(stack.url("/api/products/import"))
+            .bearer_auth(&anna.access_token)
+            .header("content-type", "text/csv")
+            .body(format!(
+                "sku,title,price,connection_id\nRACE-2,Rennen,1.00,{connection}\n"
+            ))
+            .send(),
+    );
+    someone_waits_for_a_lock(&db).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await; // both get there
+    delete.commit().await.unwrap();
+    for request in [create, import] {
+        let res = request.await.unwrap().unwrap();
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        assert_eq!(error_code(res).await, "connection_deleted");
+    }
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}

@@ -367,3 +367,115 @@ async fn impossible_dates_and_zones_are_refused(db: PgPool) {
         );
     }
 }
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn line_items_are_read_only_for_their_owner(db: PgPool) {
+    let (anna, bernd) = (Uuid::now_v7(), Uuid::now_v7());
+    let id = order(
+        &db,
+        anna,
+        "manual",
+        "paid",
+        "2026-11-01T10:00:00Z",
+        ("MUG", 2, 500),
+    )
+    .await;
+    let items = api::db::orders::items(&db, anna, id).await.unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].sku, "MUG");
+    assert!(api::db::orders::items(&db, bernd, id)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn analytics_defaults_to_today_in_the_requested_zone(db: PgPool) {
+    let stack = Stack::spawn(db.clone()).await;
+    let anna = stack.merchant("anna@example.de").await;
+    // UTC+14 and UTC-11: at any moment at least one of them is not on the UTC date.
+    let mut differs_from_utc = false;
+    for tz in ["Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC"] {
+        let (today, utc_today): (chrono::NaiveDate, chrono::NaiveDate) = sqlx::query_as(
+            "SELECT (now() AT TIME ZONE $1)::date, (now() AT TIME ZONE 'UTC')::date",
+        )
+        .bind(tz)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        differs_from_utc |= today != utc_today;
+        let res = stack
+            .get(
+                &anna.access_token,
+                &format!("/api/analytics/summary?tz={tz}"),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let summary: Value = res.json().await.unwrap();
+        assert_eq!(summary["to"], today.to_string(), "{tz}");
+        assert_eq!(summary["by_day"].as_array().unwrap().len(), 30, "{tz}");
+        assert_eq!(summary["by_day"][29]["day"], today.to_string(), "{tz}");
+    }
+    assert!(differs_from_utc);
+    // Unknown zones are still refused (the names Postgres knows, read once).
+    for tz in ["Mars/Olympus_Mons", "Europe/Berlinn"] {
+        let res = stack
+            .get(
+                &anna.access_token,
+                &format!("/api/analytics/summary?tz={tz}"),
+            )
+            .await;
+        assert_eq!(error_code(res).await, "invalid_query", "{tz}");
+    }
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn analytics_figures_come_from_one_snapshot(db: PgPool) {
+    let stack = Stack::spawn(db.clone()).await;
+    let anna = stack.merchant("anna@example.de").await;
+    let a: Uuid = anna.user_id.parse().unwrap();
+    // Orders keep coming in while the summary is read again and again.
+    let writer = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            for i in 0..400 {
+                let channel = ["shopify", "amazon", "manual"][i % 3];
+                order(
+                    &db,
+                    a,
+                    channel,
+                    "paid",
+                    "2026-11-10T12:00:00Z",
+                    ("MUG", 1, 100),
+                )
+                .await;
+            }
+        })
+    };
+    let path = "/api/analytics/summary?from=2026-11-01&to=2026-11-30&tz=UTC";
+    let mut checked = 0;
+    while !writer.is_finished() {
+        let summary: Value = stack
+            .get(&anna.access_token, path)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let sum = |list: &str, field: &str| -> i64 {
+            summary[list]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x[field].as_i64().unwrap())
+                .sum()
+        };
+        let orders = summary["totals"]["order_count"].as_i64().unwrap();
+        let revenue = summary["totals"]["revenue"].as_i64().unwrap();
+        assert_eq!(sum("by_channel", "order_count"), orders, "{summary}");
+        assert_eq!(sum("by_day", "order_count"), orders, "{summary}");
+        assert_eq!(sum("by_day", "revenue"), revenue, "{summary}");
+        checked += 1;
+    }
+    writer.await.unwrap();
+    assert!(checked > 5, "only {checked} summaries read");
+}

@@ -643,3 +643,377 @@ async fn values_postgres_would_refuse_are_4xx(db: PgPool) {
         "validation_failed"
     );
 }
+
+/// `GET path` with `Accept-Encoding: encoding`; the answer's `Content-Encoding` and its body
+/// decoded. Fails if the body ends early (the server broke off mid-stream).
+async fn get_compressed(stack: &Stack, token: &str, path: &str, encoding: &str) -> String {
+    use std::io::Read;
+    let res = stack
+        .http
+        .get(stack.url(path))
+        .bearer_auth(token)
+        .header("accept-encoding", encoding)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-encoding"], encoding);
+    let compressed = res.bytes().await.expect("the whole body arrives");
+    let mut text = String::new();
+    match encoding {
+        "gzip" => flate2::read::GzDecoder::new(&compressed[..])
+            .read_to_string(&mut text)
+            .unwrap(),
+        "br" => brotli::Decompressor::new(&compressed[..], 4096)
+            .read_to_string(&mut text)
+            .unwrap(),
+        other => panic!("{other}"),
+    };
+    text
+}
+
+async fn import_csv(stack: &Stack, token: &str, csv: String) -> reqwest::Response {
+    stack
+        .http
+        .post(stack.url("/api/products/import"))
+        .bearer_auth(token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn csv_rows(n: usize) -> String {
+    std::iter::once("sku,title,price,stock\n".to_owned())
+        .chain((0..n).map(|i| {
+            format!(
+                "SKU-{i:06},Artikel {i},{}.{:02},{}\n",
+                i % 100,
+                i % 100,
+                i % 7
+            )
+        }))
+        .collect()
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn export_is_whole_when_compressed(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.merchant("anna@example.de").await;
+    let token = &anna.access_token;
+    let plain = || async {
+        stack
+            .get(token, "/api/products/export")
+            .await
+            .text()
+            .await
+            .unwrap()
+    };
+    // Empty catalogue: just the header, in every encoding.
+    let header = plain().await;
+    assert_eq!(header.lines().count(), 1);
+    for encoding in ["gzip", "br"] {
+        assert_eq!(
+            get_compressed(&stack, token, "/api/products/export", encoding).await,
+            header
+        );
+    }
+    // 5,000 products: five keyset batches, compressed as they stream.
+    let res = import_csv(&stack, token, csv_rows(5_000)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let full = plain().await;
+    assert_eq!(full.lines().count(), 5_001);
+    for encoding in ["gzip", "br"] {
+        assert_eq!(
+            get_compressed(&stack, token, "/api/products/export", encoding).await,
+            full,
+            "{encoding}"
+        );
+    }
+    // JSON answers are compressed too.
+    let page = get_compressed(&stack, token, "/api/products?limit=200", "br").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&page).unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        200
+    );
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn one_product_by_id_and_only_ones_own(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.merchant("anna@example.de").await;
+    let bernd = stack.merchant("bernd@example.de").await;
+    let created = stack
+        .product(&anna.access_token, product_body("MUG-1", "Becher", 1299, 4))
+        .await;
+    let path = format!("/api/products/{}", created["id"].as_str().unwrap());
+    let res = stack.get(&anna.access_token, &path).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap(), created);
+
+    for (token, path) in [
+        (&bernd.access_token, path.as_str()),
+        (
+            &anna.access_token,
+            "/api/products/0193a0a0-0000-7000-8000-000000000000",
+        ),
+        (&anna.access_token, "/api/products/not-an-id"),
+    ] {
+        assert_eq!(
+            error_code(stack.get(token, path).await).await,
+            "not_found",
+            "{path}"
+        );
+    }
+    let res = stack.http.get(stack.url(&path)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    let doc: Value = stack
+        .http
+        .get(stack.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let responses = &doc["paths"]["/api/products/{id}"]["get"]["responses"];
+    for status in ["200", "401", "404"] {
+        assert!(responses[status].is_object(), "{status} in {responses}");
+    }
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn imports_are_capped_in_rows(db: PgPool) {
+    let stack = Stack::spawn_with(db.clone(), &["--import-max-rows", "10"]).await;
+    let anna = stack.merchant("anna@example.de").await;
+    let res = import_csv(&stack, &anna.access_token, csv_rows(11)).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(res).await, "too_many_rows");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+    let res = import_csv(&stack, &anna.access_token, csv_rows(10)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Unless set otherwise, 100,000 rows.
+    let config = <api::config::Config as clap::Parser>::try_parse_from([
+        "api",
+        "--service-token",
+        common::SERVICE_TOKEN,
+        "--credentials-keys",
+        common::KEY,
+    ])
+    .unwrap();
+    assert_eq!(config.import_max_rows, 100_000);
+}
+
+/// The API's statements still running on this test's database.
+async fn running_inserts(db: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid()
+            AND state = 'active' AND query LIKE '%INSERT INTO products%'",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+/// Waits up to `secs` for no import statement to be left running.
+async fn no_insert_left_within(db: &PgPool, secs: u64) -> bool {
+    for _ in 0..secs * 10 {
+        if running_inserts(db).await == 0 {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// Waits up to three seconds until the API's INSERT runs (here: waits for the lock).
+async fn insert_running(db: &PgPool) {
+    for _ in 0..30 {
+        if running_inserts(db).await == 1 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the import's INSERT never started");
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn an_import_that_ends_early_leaves_no_statement_running(db: PgPool) {
+    let stack = Stack::spawn_with(db.clone(), &["--request-timeout-secs", "4"]).await;
+    let anna = stack.merchant("anna@example.de").await;
+    // A lock held elsewhere keeps the import's INSERT waiting, as a slow one would run.
+    let mut blocker = db.begin().await.unwrap();
+    sqlx::query("LOCK TABLE products IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let import = || {
+        stack
+            .http
+            .post(stack.url("/api/products/import"))
+            .bearer_auth(&anna.access_token)
+            .header("content-type", "text/csv")
+            .body(csv_rows(100))
+            .send()
+    };
+
+    // The request times out: 408, and Postgres stops the statement.
+    let request = tokio::spawn(import());
+    insert_running(&db).await;
+    let res = request.await.unwrap().unwrap();
+    assert_eq!(error_code(res).await, "request_timeout");
+    assert!(
+        no_insert_left_within(&db, 2).await,
+        "the timed-out import's INSERT still runs"
+    );
+
+    // The client goes away: the statement ends long before the request would time out.
+    let request = tokio::spawn(import());
+    insert_running(&db).await;
+    request.abort();
+    assert!(
+        no_insert_left_within(&db, 2).await,
+        "the abandoned import's INSERT still runs"
+    );
+
+    blocker.commit().await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(count, 0, "nothing half-written");
+    // The service is fine afterwards.
+    let res = import_csv(&stack, &anna.access_token, csv_rows(100)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn exported_formulas_are_escaped_and_import_back_exactly(db: PgPool) {
+    let stack = Stack::spawn(db.clone()).await;
+    let anna = stack.merchant("anna@example.de").await;
+    let token = &anna.access_token;
+    let texts = [
+        ("=HYPERLINK(\"https://evil.example\",\"Klick\")", "=1+2"),
+        ("+49 221 123456", "@SUM(A1:A9)"),
+        ("-5 % Rabatt", "'=schon maskiert"),
+        ("'Kölsch'", "''"),
+        ("Normaler Titel", "Zeile 1\n=Zeile 2"),
+    ];
+    for (i, (title, description)) in texts.iter().enumerate() {
+        let mut body = product_body(&format!("-SKU-{i}"), title, 1999 + i as i64, i as i32);
+        body["description"] = json!(description);
+        stack.product(token, body).await;
+    }
+    let exported = stack
+        .get(token, "/api/products/export")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(exported.as_bytes());
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), texts.len());
+    for record in &records {
+        for cell in record.iter() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{cell:?} in {record:?}"
+            );
+        }
+        // Numbers stay numbers.
+        assert!(record[5].parse::<f64>().is_ok(), "{record:?}");
+        assert!(record[7].parse::<u32>().is_ok(), "{record:?}");
+    }
+    assert!(exported.contains("'=HYPERLINK("));
+    assert!(exported.contains("'-SKU-0"));
+
+    // Back in: the same products, to the character.
+    let before: Vec<(String, String, String, i64)> =
+        sqlx::query_as("SELECT sku, title, description, price_cents FROM products ORDER BY sku")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    sqlx::query("DELETE FROM products")
+        .execute(&db)
+        .await
+        .unwrap();
+    let res = import_csv(&stack, token, exported).await;
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({ "created": 5, "updated": 0 })
+    );
+    let after: Vec<(String, String, String, i64)> =
+        sqlx::query_as("SELECT sku, title, description, price_cents FROM products ORDER BY sku")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(after, before);
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn currencies_are_iso_4217_and_broken_json_is_400(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.merchant("anna@example.de").await;
+    let token = &anna.access_token;
+    let mut body = product_body("Q", "Q", 100, 1);
+    body["price"]["currency"] = json!("QQQ");
+    let res = stack.post(token, "/api/products", body).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error: Value = res.json().await.unwrap();
+    assert_eq!(error["error"]["fields"][0]["code"], "invalid_currency");
+    let res = import_csv(
+        &stack,
+        token,
+        "sku,title,price,currency\nQ,Q,1.00,QQQ\n".into(),
+    )
+    .await;
+    assert_eq!(error_code(res).await, "validation_failed");
+    let res = stack
+        .get(token, "/api/analytics/summary?currency=QQQ")
+        .await;
+    assert_eq!(error_code(res).await, "invalid_query");
+    let mut body = product_body("C", "Franken", 100, 1);
+    body["price"]["currency"] = json!("chf");
+    assert_eq!(stack.product(token, body).await["price"]["currency"], "CHF");
+
+    let raw = |path: &'static str, body: &'static str| {
+        stack
+            .http
+            .post(stack.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    // Not JSON at all, even where serde would first meet a wrong type: 400 malformed_json.
+    for (path, body) in [
+        ("/api/products/bulk", r#"{"ids": [1, 2"#),
+        ("/api/products/bulk", r#"{"ids": ["x"], "stock": 1,}"#),
+        ("/api/products/bulk", "{ids: []}"),
+        ("/api/products", r#"{"sku": 5, "title": "#),
+        ("/api/connections", r#"{"platform": 1 "#),
+    ] {
+        let res = raw(path, body).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path} {body}");
+        assert_eq!(error_code(res).await, "malformed_json", "{path} {body}");
+    }
+    // Well-formed JSON of the wrong shape: 422 invalid_body.
+    for (path, body) in [
+        ("/api/products/bulk", r#"{"ids": [1, 2]}"#),
+        ("/api/products", r#"{"sku": 5}"#),
+    ] {
+        let res = raw(path, body).await.unwrap();
+        assert_eq!(error_code(res).await, "invalid_body", "{path} {body}");
+    }
+}

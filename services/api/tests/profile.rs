@@ -175,9 +175,7 @@ async fn avv_is_signed_once_per_version_and_downloads_as_pdf(db: PgPool) {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "application/pdf");
     let pdf = res.bytes().await.unwrap();
-    let doc = lopdf::Document::load_mem(&pdf).expect("a real PDF");
-    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
-    let text = doc.extract_text(&pages).unwrap();
+    let text = pdf_extract::extract_text_from_mem(&pdf).expect("a real PDF");
     for expected in [
         "Auftragsverarbeitung",
         "Anna Schmidt",
@@ -219,4 +217,44 @@ async fn a_new_avv_version_must_be_signed_again(db: PgPool) {
         )
         .await;
     assert_eq!(error_code(res).await, "avv_signature_required");
+}
+
+/// Signs the current AVV as `signer_name` and downloads the PDF's answer.
+async fn sign_and_download(stack: &Stack, token: &str, signer_name: &str) -> reqwest::Response {
+    let res = stack.put(token, "/api/profile", complete_profile()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let sign = json!({ "version": api::avv::CURRENT, "signer_name": signer_name, "signer_role": "Jednatel", "accept": true });
+    let res = stack.post(token, "/api/profile/avv-sign", sign).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    stack.get(token, "/api/profile/avv/pdf").await
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn the_avv_pdf_prints_czech_and_polish_names_exactly(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.merchant("anna@example.de").await;
+    let name = "Řehoř Żółć Ďurovič";
+    let res = sign_and_download(&stack, &anna.access_token, name).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let pdf = res.bytes().await.unwrap();
+    let text = pdf_extract::extract_text_from_mem(&pdf).expect("a real PDF");
+    assert!(text.contains(name), "{name} missing from the PDF: {text}");
+    assert!(!text.contains('?'), "no character replaced");
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn no_pdf_when_the_shipped_text_is_not_the_signed_one(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.merchant("anna@example.de").await;
+    let res = sign_and_download(&stack, &anna.access_token, "Anna Schmidt").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // As if the published text had been edited after signing.
+    sqlx::query("UPDATE avv_signatures SET text_sha256 = repeat('0', 64)")
+        .execute(&stack.db)
+        .await
+        .unwrap();
+    let res = stack.get(&anna.access_token, "/api/profile/avv/pdf").await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "avv_text_mismatch");
 }

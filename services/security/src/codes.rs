@@ -2,7 +2,7 @@
 //! password reset: 10 minutes, 5 attempts, single use, a new code kills the old one,
 //! one mail a minute at most.
 
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::db;
@@ -13,6 +13,7 @@ use crate::state::AppState;
 pub const TTL_MINUTES: i64 = 10;
 pub const MAX_ATTEMPTS: i32 = 5;
 pub const RESEND_COOLDOWN_SECS: i64 = 60;
+const DAY_SECS: i64 = 24 * 60 * 60;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -39,20 +40,53 @@ fn hash(state: &AppState, user_id: Uuid, purpose: Purpose, code: &str) -> Vec<u8
     ])
 }
 
-/// A fresh code to mail, or `None` while the previous one is younger than the cooldown
-/// (it stays valid, so nothing needs to be sent).
-pub async fn issue(state: &AppState, user_id: Uuid, purpose: Purpose) -> Result<Option<String>> {
+/// A fresh code to mail, or `None` while the previous one is younger than `cooldown_secs`
+/// (it stays valid, so nothing needs to be sent); a cooldown of 0 always replaces the
+/// previous code. Run it in the transaction that queues the mail carrying the code.
+pub async fn issue_in(
+    state: &AppState,
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    purpose: Purpose,
+    cooldown_secs: i64,
+) -> Result<Option<String>> {
     let code = code::generate();
     let issued = db::codes::issue(
-        &state.db,
+        db,
         user_id,
         purpose.as_str(),
         &hash(state, user_id, purpose, &code),
         TTL_MINUTES * 60,
-        RESEND_COOLDOWN_SECS,
+        cooldown_secs,
     )
     .await?;
     Ok(issued.then_some(code))
+}
+
+/// Counts a guess at the codes of `purpose` mailed to `email`, refusing once the address made
+/// `per_day` guesses today. Each code allows [`MAX_ATTEMPTS`], but a new code can be had every
+/// minute (or, for verification, with every sign-up), so the guesses are also counted across
+/// codes. Keyed by the address before any account is looked up, so an address without an
+/// account behaves the same.
+pub async fn take_daily_guess(
+    state: &AppState,
+    purpose: Purpose,
+    email: &str,
+    per_day: i32,
+) -> Result<()> {
+    let key = state.budget_keys.hash(&[
+        b"code_guesses",
+        purpose.as_str().as_bytes(),
+        email.as_bytes(),
+    ]);
+    if db::budgets::take(&state.db, &key, per_day, DAY_SECS).await? {
+        return Ok(());
+    }
+    let retry_after_secs = db::budgets::wait_secs(&state.db, &key, DAY_SECS).await?;
+    Err(Error::GuessesExhausted {
+        purpose,
+        retry_after_secs,
+    })
 }
 
 /// A code that matched; use it up with [`Matched::consume`] inside the transaction that

@@ -23,6 +23,10 @@ pub struct Config {
     #[command(flatten)]
     pub mail: MailConfig,
     #[command(flatten)]
+    pub delivery: DeliveryConfig,
+    #[command(flatten)]
+    pub retention: RetentionConfig,
+    #[command(flatten)]
     pub telemetry: TelemetryArgs,
     #[command(flatten)]
     pub auth: AuthConfig,
@@ -39,6 +43,92 @@ pub enum Command {
         #[arg(value_parser = ["merchant", "partner", "admin"])]
         role: String,
     },
+}
+
+/// How queued mail is delivered (mail/worker.rs).
+#[derive(clap::Args, Clone, Debug)]
+pub struct DeliveryConfig {
+    /// Mails a minute, platform-wide, that requests anyone can make cause (sign-up, resending
+    /// the code, password reset). Past it such mail is logged and not sent; the answers stay
+    /// the same.
+    #[arg(
+        long = "mail-budget-per-minute",
+        env = "MAIL_BUDGET_PER_MINUTE",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(i32).range(1..)
+    )]
+    pub budget_per_minute: i32,
+    /// The same budget per hour.
+    #[arg(
+        long = "mail-budget-per-hour",
+        env = "MAIL_BUDGET_PER_HOUR",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(i32).range(1..)
+    )]
+    pub budget_per_hour: i32,
+    /// Delivery attempts before a mail is given up (marked failed and logged).
+    #[arg(
+        long = "mail-max-attempts",
+        env = "MAIL_MAX_ATTEMPTS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(i32).range(1..)
+    )]
+    pub max_attempts: i32,
+    /// Seconds before a failed delivery is retried; each further retry waits twice as long
+    /// (at most an hour).
+    #[arg(
+        long = "mail-retry-base-secs",
+        env = "MAIL_RETRY_BASE_SECS",
+        default_value_t = 10.0
+    )]
+    pub retry_base_secs: f64,
+}
+
+/// How long rows that only accumulate are kept (db/retention.rs).
+#[derive(clap::Args, Clone, Debug)]
+pub struct RetentionConfig {
+    /// Seconds between prunings.
+    #[arg(
+        long = "prune-interval-secs",
+        env = "PRUNE_INTERVAL_SECS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub prune_interval_secs: u64,
+    /// Days an ended (expired or revoked) session and its refresh tokens are kept, and a used
+    /// refresh token of a live one.
+    #[arg(
+        long = "session-retention-days",
+        env = "SESSION_RETENTION_DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(i32).range(1..)
+    )]
+    pub session_retention_days: i32,
+    /// Hours expired login tickets, idle login-throttle rows and attempt budgets are kept; at
+    /// least 25, since the longest attempt window is a day.
+    #[arg(
+        long = "login-state-retention-hours",
+        env = "LOGIN_STATE_RETENTION_HOURS",
+        default_value_t = 48,
+        value_parser = clap::value_parser!(i32).range(25..)
+    )]
+    pub login_state_retention_hours: i32,
+    /// Days security events (the audit log) are kept.
+    #[arg(
+        long = "security-event-retention-days",
+        env = "SECURITY_EVENT_RETENTION_DAYS",
+        default_value_t = 180,
+        value_parser = clap::value_parser!(i32).range(1..)
+    )]
+    pub security_event_retention_days: i32,
+    /// Days a delivered, failed or dropped mail (its body already blanked) is kept.
+    #[arg(
+        long = "mail-outbox-retention-days",
+        env = "MAIL_OUTBOX_RETENTION_DAYS",
+        default_value_t = 7,
+        value_parser = clap::value_parser!(i32).range(1..)
+    )]
+    pub mail_outbox_retention_days: i32,
 }
 
 #[derive(clap::Args, Clone)]
@@ -101,6 +191,55 @@ pub struct AuthConfig {
     /// Domain of the refresh-token cookie, e.g. `shopmarkets.app` so all subdomains share it.
     #[arg(long = "cookie-domain", env = "COOKIE_DOMAIN")]
     pub cookie_domain: Option<String>,
+    /// Seconds during which a just-rotated refresh token, presented again (a second tab, a
+    /// retried request), gets the successor already issued instead of ending the session; 0 turns it off.
+    #[arg(
+        long = "refresh-reuse-interval-secs",
+        env = "REFRESH_REUSE_INTERVAL_SECS",
+        default_value_t = 10
+    )]
+    pub refresh_reuse_interval_secs: u32,
+    /// Password-reset code guesses per address a day, across all codes mailed to it; past it
+    /// the reset answers 429 `reset_attempts_exhausted` until the day is over.
+    #[arg(
+        long = "reset-code-guesses-per-day",
+        env = "RESET_CODE_GUESSES_PER_DAY",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(i32).range(1..)
+    )]
+    pub reset_code_guesses_per_day: i32,
+    /// Email-verification code guesses per address a day, across all codes mailed to it (every
+    /// sign-up for an unverified address mails a new one); past it the verification answers
+    /// 429 `verification_attempts_exhausted` until the day is over.
+    #[arg(
+        long = "verification-code-guesses-per-day",
+        env = "VERIFICATION_CODE_GUESSES_PER_DAY",
+        default_value_t = 100,
+        value_parser = clap::value_parser!(i32).range(1..)
+    )]
+    pub verification_code_guesses_per_day: i32,
+    /// Largest argon2 memory cost (KiB) a stored password hash may name; a hash asking for more
+    /// (tampered with) is refused like a wrong password. New hashes use 19456.
+    #[arg(
+        long = "password-hash-max-memory-kib",
+        env = "PASSWORD_HASH_MAX_MEMORY_KIB",
+        default_value_t = 65536
+    )]
+    pub password_hash_max_memory_kib: u32,
+    /// Largest argon2 time cost (passes) a stored password hash may name. New hashes use 2.
+    #[arg(
+        long = "password-hash-max-iterations",
+        env = "PASSWORD_HASH_MAX_ITERATIONS",
+        default_value_t = 8
+    )]
+    pub password_hash_max_iterations: u32,
+    /// Largest argon2 parallelism (lanes) a stored password hash may name. New hashes use 1.
+    #[arg(
+        long = "password-hash-max-parallelism",
+        env = "PASSWORD_HASH_MAX_PARALLELISM",
+        default_value_t = 4
+    )]
+    pub password_hash_max_parallelism: u32,
     /// Issuer name shown in authenticator apps.
     #[arg(
         long = "totp-issuer",
@@ -118,6 +257,18 @@ impl std::fmt::Debug for AuthConfig {
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("session_ttl_days", &self.session_ttl_days)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field(
+                "refresh_reuse_interval_secs",
+                &self.refresh_reuse_interval_secs,
+            )
+            .field(
+                "reset_code_guesses_per_day",
+                &self.reset_code_guesses_per_day,
+            )
+            .field(
+                "verification_code_guesses_per_day",
+                &self.verification_code_guesses_per_day,
+            )
             .finish_non_exhaustive()
     }
 }

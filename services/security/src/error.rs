@@ -15,6 +15,12 @@ pub enum Error {
     InvalidTicket,
     #[error("invalid refresh token")]
     InvalidRefreshToken,
+    /// The address used up its guesses at mailed codes of this purpose for the day.
+    #[error("code guesses exhausted")]
+    GuessesExhausted {
+        purpose: crate::codes::Purpose,
+        retry_after_secs: u64,
+    },
     #[error("not authenticated")]
     Unauthenticated,
     #[error("wrong current password")]
@@ -55,6 +61,22 @@ impl From<Error> for ApiError {
                 "invalid_refresh_token",
                 "The session has ended; sign in again.",
             ),
+            Error::GuessesExhausted {
+                purpose,
+                retry_after_secs,
+            } => {
+                let code = match purpose {
+                    crate::codes::Purpose::PasswordReset => "reset_attempts_exhausted",
+                    _ => "verification_attempts_exhausted",
+                };
+                let mut e = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    code,
+                    "Too many wrong codes for this address today; try again later.",
+                );
+                e.retry_after_secs = Some(retry_after_secs.max(1));
+                e
+            }
             Error::Unauthenticated => {
                 ApiError::unauthorized("unauthenticated", "A valid access token is required.")
             }

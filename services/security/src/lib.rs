@@ -3,9 +3,11 @@
 //! introspection for the other services. It alone holds `JWT_SECRET`.
 
 pub mod auth;
+pub mod background;
 pub mod codes;
 pub mod config;
 pub mod crypto;
+pub mod data_migrations;
 pub mod db;
 pub mod domain;
 pub mod error;
@@ -23,6 +25,7 @@ use sqlx::migrate::Migrator;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
+use crate::background::Background;
 use crate::config::{Config, DEFAULT_DATABASE};
 use crate::mail::Mail;
 use crate::state::AppState;
@@ -47,7 +50,8 @@ pub fn state(config: &Config, db: PgPool) -> anyhow::Result<AppState> {
     Ok(AppState::new(db, &config.auth, totp_keys, mail))
 }
 
-/// Connects, migrates and serves until `shutdown` completes.
+/// Connects, migrates and serves until `shutdown` completes, with the background tasks
+/// (mail delivery, pruning) running beside the server until it has drained.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -55,8 +59,11 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let db = connect(&config).await?;
     let state = state(&config, db)?;
+    let background = Background::start(&state, &config);
     tracing::info!(addr = %listener.local_addr()?, "security service listening");
-    sm_http::serve(listener, router(state, &config.server), shutdown).await?;
+    let served = sm_http::serve(listener, router(state, &config.server), shutdown).await;
+    background.stop().await;
+    served?;
     Ok(())
 }
 
@@ -67,6 +74,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
         .run(&db)
         .await
         .context("running database migrations")?;
+    data_migrations::run(&db)
+        .await
+        .context("rewriting existing rows for the new schema")?;
     Ok(db)
 }
 

@@ -1,9 +1,14 @@
 //! The security service's mails: one-time codes and notices, in the user's language.
+//! A mail is queued in the outbox inside the transaction that makes what it carries (a code),
+//! and delivered by the [`worker`].
+
+pub mod worker;
 
 use serde::Serialize;
 use sm_mailer::{MailError, Mailer, OutgoingMail, Templates};
-use tracing::Instrument;
+use sqlx::PgExecutor;
 
+use crate::db;
 use sm_domain::Language;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +21,15 @@ pub enum MailKind {
 }
 
 impl MailKind {
+    /// Whether anyone, without an account, can cause this mail (sign-up, resend, reset): such
+    /// mail counts against the platform-wide budget.
+    fn budgeted(self) -> bool {
+        match self {
+            MailKind::VerifyEmail | MailKind::PasswordReset | MailKind::AccountExists => true,
+            MailKind::LoginCode | MailKind::PasswordChanged => false,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             MailKind::VerifyEmail => "verify_email",
@@ -98,30 +112,34 @@ impl Mail {
         })
     }
 
-    /// Sends in the background: the answer to the request does not wait for (or reveal) delivery.
-    pub fn send(
+    /// Queues the mail in the outbox on `db` — the transaction that stores the code it
+    /// carries, so both are kept or neither. The worker delivers it once that commits; the
+    /// answer to the request neither waits for nor reveals delivery.
+    pub async fn queue(
         &self,
+        db: impl PgExecutor<'_>,
         kind: MailKind,
         language: Language,
         to: &str,
         name: &str,
         code: Option<&str>,
-    ) {
-        let mail = match self.render(kind, language, to, name, code) {
-            Ok(mail) => mail,
-            Err(e) => {
-                tracing::error!(error = %e, kind = kind.name(), "could not render mail");
-                return;
-            }
+    ) -> crate::error::Result<()> {
+        let mail = self
+            .render(kind, language, to, name, code)
+            .map_err(anyhow::Error::from)?;
+        let queued = db::mail_outbox::NewMail {
+            kind: kind.name(),
+            recipient: &mail.to,
+            subject: &mail.subject,
+            body: &mail.text,
+            budgeted: kind.budgeted(),
         };
-        let mailer = self.mailer.clone();
-        let delivery = async move {
-            if let Err(e) = mailer.send(mail).await {
-                tracing::error!(error = %e, kind = kind.name(), "could not send mail");
-            }
-        };
-        // Keep the request's span (and its request id) on the delivery's log lines.
-        tokio::spawn(delivery.instrument(tracing::Span::current()));
+        db::mail_outbox::insert(db, queued).await?;
+        Ok(())
+    }
+
+    pub(crate) fn mailer(&self) -> &Mailer {
+        &self.mailer
     }
 }
 
@@ -133,7 +151,7 @@ mod tests {
     fn every_template_renders_in_both_languages() {
         let config = <sm_mailer::MailConfig as clap::FromArgMatches>::from_arg_matches(
             &<sm_mailer::MailConfig as clap::Args>::augment_args(clap::Command::new("t"))
-                .get_matches_from(["t"]),
+                .get_matches_from(["t", "--mail-outbox-dir", "unused"]),
         )
         .unwrap();
         let mail = Mail::new(Mailer::from_config(&config).unwrap()).unwrap();

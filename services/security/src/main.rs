@@ -3,6 +3,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use security::config::{Command, Config, DEFAULT_PORT};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();

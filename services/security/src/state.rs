@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use crate::config::AuthConfig;
 use crate::crypto::jwt::JwtKeys;
 use crate::crypto::keyed_hash::KeyedHasher;
-use crate::crypto::password::PasswordHasher;
+use crate::crypto::password::{Bounds, PasswordHasher};
 use crate::mail::Mail;
 
 /// Everything a handler needs; cheap to clone.
@@ -22,6 +22,10 @@ pub struct AppState {
     pub codes: KeyedHasher,
     /// Hashes (email, network) into login-throttle keys.
     pub throttle_keys: KeyedHasher,
+    /// Hashes what an attempt budget counts (an account, an address) into its key.
+    pub budget_keys: KeyedHasher,
+    /// Derives, from a used refresh token, the pad that seals its successor.
+    pub successor_pads: KeyedHasher,
     /// Encrypts TOTP secrets at rest.
     pub totp_keys: Keyring,
     pub mail: Mail,
@@ -45,6 +49,9 @@ pub struct Settings {
     pub cookie_secure: bool,
     pub cookie_domain: Option<String>,
     pub totp_issuer: String,
+    pub refresh_reuse_interval_secs: u32,
+    pub reset_code_guesses_per_day: i32,
+    pub verification_code_guesses_per_day: i32,
 }
 
 impl AppState {
@@ -61,9 +68,18 @@ impl AppState {
                 &auth.jwt_audience,
                 Duration::from_secs(auth.access_token_ttl_secs),
             ),
-            passwords: PasswordHasher::new(auth.hash_concurrency.unwrap_or(cores)),
+            passwords: PasswordHasher::new(
+                auth.hash_concurrency.unwrap_or(cores),
+                Bounds {
+                    max_memory_kib: auth.password_hash_max_memory_kib,
+                    max_iterations: auth.password_hash_max_iterations,
+                    max_parallelism: auth.password_hash_max_parallelism,
+                },
+            ),
             codes: KeyedHasher::derive(secret, "shopmarkets/one-time-codes/v1"),
             throttle_keys: KeyedHasher::derive(secret, "shopmarkets/login-throttle/v1"),
+            budget_keys: KeyedHasher::derive(secret, "shopmarkets/attempt-budgets/v1"),
+            successor_pads: KeyedHasher::derive(secret, "shopmarkets/refresh-successor/v1"),
             totp_keys,
             mail,
             limits: Limits {
@@ -79,6 +95,9 @@ impl AppState {
                 cookie_secure: auth.cookie_secure,
                 cookie_domain: auth.cookie_domain.clone(),
                 totp_issuer: auth.totp_issuer.clone(),
+                refresh_reuse_interval_secs: auth.refresh_reuse_interval_secs,
+                reset_code_guesses_per_day: auth.reset_code_guesses_per_day,
+                verification_code_guesses_per_day: auth.verification_code_guesses_per_day,
             }),
         }
     }

@@ -12,9 +12,12 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
+const NO_LIMITS: &str = "--auth-rate-limit-per-minute=100000";
+const NO_REUSE_INTERVAL: &str = "--refresh-reuse-interval-secs=0";
+
 #[sqlx::test(migrator = "security::MIGRATOR")]
 async fn replayed_refresh_token_ends_the_session(db: PgPool) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_with(db, &[NO_LIMITS, NO_REUSE_INTERVAL]).await;
     let first = app.signed_in("replay@example.de").await;
     let second = tokens(app.refresh(&first.refresh).await).await;
 
@@ -37,7 +40,8 @@ async fn replayed_refresh_token_ends_the_session(db: PgPool) {
 
 #[sqlx::test(migrator = "security::MIGRATOR")]
 async fn concurrent_refreshes_with_one_token_leave_no_live_chain(db: PgPool) {
-    let app = TestApp::spawn(db).await;
+    // Without the reuse interval (hardening.rs tests it) every loser is a replay.
+    let app = TestApp::spawn_with(db, &[NO_LIMITS, NO_REUSE_INTERVAL]).await;
     let session = app.signed_in("race@example.de").await;
 
     let answers = join_all((0..10).map(|_| app.refresh(&session.refresh))).await;

@@ -155,3 +155,47 @@ async fn refresh_cookie_is_secure_by_default(db: PgPool) {
         "{cleared}"
     );
 }
+
+/// The service's own pool, built from its settings, on the database at `url`.
+fn pool_at(url: &str) -> PgPool {
+    #[derive(clap::Parser)]
+    struct Settings {
+        #[command(flatten)]
+        database: sm_config::DatabaseArgs,
+    }
+    <Settings as clap::Parser>::parse_from(["security", "--database-url", url])
+        .database
+        .pool("security")
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "security::MIGRATOR")]
+async fn a_database_that_goes_away_answers_503_promptly_and_recovers(db: PgPool) {
+    use std::time::{Duration, Instant};
+    let (proxy, url) = sm_testkit::TcpProxy::postgres(&db).await;
+    let app = TestApp::spawn(pool_at(&url)).await;
+    let tokens = app.signed_in("anna@example.de").await;
+    let me = app.get_auth("/api/auth/me", &tokens.access).await;
+    assert_eq!(me.status(), StatusCode::OK);
+
+    proxy.cut();
+    for path in ["/api/auth/me", "/health/ready"] {
+        let started = Instant::now();
+        let res = app.get_auth(path, &tokens.access).await;
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "database_unavailable", "{path}");
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "{path} took {:?}",
+            started.elapsed()
+        );
+    }
+
+    // Back at once when the database is.
+    proxy.restore().await;
+    let res = app.http.get(app.url("/health/ready")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let me = app.get_auth("/api/auth/me", &tokens.access).await;
+    assert_eq!(me.status(), StatusCode::OK);
+}

@@ -26,7 +26,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn new(seconds: f64) -> Self {
+    pub fn new(seconds: f64) -> Self {
         Self {
             requests: 0,
             errors: 0,
@@ -43,6 +43,16 @@ impl Stats {
         self.latency
             .add(other.latency)
             .expect("histograms share bounds");
+    }
+
+    /// Counts one request that took `micros` and ended with `outcome`.
+    pub fn record(&mut self, micros: u64, outcome: Result<(), String>) {
+        self.requests += 1;
+        self.latency.saturating_record(micros.max(1));
+        if let Err(err) = outcome {
+            self.errors += 1;
+            self.first_error.get_or_insert(err);
+        }
     }
 
     pub fn per_second(&self) -> f64 {
@@ -70,13 +80,8 @@ pub async fn run(clients: usize, window: Window, call: Call) -> Stats {
                 if started < counted_from {
                     continue;
                 }
-                stats.requests += 1;
                 let micros = started.elapsed().as_micros().try_into().unwrap_or(u64::MAX);
-                stats.latency.saturating_record(micros.max(1));
-                if let Err(err) = outcome {
-                    stats.errors += 1;
-                    stats.first_error.get_or_insert(err);
-                }
+                stats.record(micros, outcome);
             }
         });
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::load::Stats;
+use super::{load::Stats, wrk};
 
 #[derive(Serialize, Deserialize)]
 pub struct Row {
@@ -28,6 +28,18 @@ impl Row {
             p99_us: stats.latency.value_at_quantile(0.99),
             peak_rss_kib,
             failures: stats.first_error.clone().map(|first| (stats.errors, first)),
+        }
+    }
+
+    /// A row from wrk's summary.
+    pub fn measured(scenario: &str, m: &wrk::Measured, peak_rss_kib: Option<u64>) -> Self {
+        Self {
+            scenario: scenario.to_owned(),
+            per_second: m.per_second,
+            p50_us: m.p50_us,
+            p99_us: m.p99_us,
+            peak_rss_kib,
+            failures: (m.failures > 0).then(|| (m.failures, "non-2xx answers or socket errors".to_owned())),
         }
     }
 }

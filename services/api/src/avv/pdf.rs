@@ -1,7 +1,15 @@
-//! The signed AVV as a PDF: A4 pages in Helvetica (a PDF standard font, so nothing is
-//! embedded), the agreement's text, then the signature record.
+//! The signed AVV as a PDF: A4 pages, the agreement's text, then the signature record. Set
+//! in DejaVu Sans (`assets/fonts`, Bitstream Vera licence), embedded as a subset, so names in
+//! any European script (Czech, Polish, Greek, Cyrillic, ...) print and copy as themselves.
+
+mod font;
 
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+
+use self::font::Font;
+
+const REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+const BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
 
 const PAGE_WIDTH: f32 = 595.0;
 const PAGE_HEIGHT: f32 = 842.0;
@@ -29,67 +37,48 @@ impl Style {
             Style::Body => BODY_SIZE,
         }
     }
-    fn font(self) -> Name<'static> {
-        match self {
-            Style::Body => Name(b"F1"),
-            _ => Name(b"F2"),
-        }
+    fn bold(self) -> bool {
+        !matches!(self, Style::Body)
     }
     fn leading(self) -> f32 {
         self.size() * 1.4
     }
 }
 
-/// Helvetica's advance widths (1/1000 em) for ASCII 32..=126, from Adobe's AFM.
-const WIDTHS: [u16; 95] = [
-    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556, 556,
-    556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556, 1015, 667, 667, 722, 722, 667,
-    611, 778, 722, 278, 500, 667, 556, 833, 722, 778, 667, 778, 722, 667, 611, 722, 667, 944, 667,
-    667, 611, 278, 278, 278, 469, 556, 333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500,
-    222, 833, 556, 556, 556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584,
-];
-
-/// Width of `text` in points; bold is taken as 6 % wider, non-ASCII letters as an average glyph.
-fn width(text: &str, style: Style) -> f32 {
-    let units: u32 = text
-        .chars()
-        .map(|c| match c as u32 {
-            32..=126 => u32::from(WIDTHS[c as usize - 32]),
-            _ => 600,
-        })
-        .sum();
-    let bold = if matches!(style, Style::Body) {
-        1.0
-    } else {
-        1.06
-    };
-    units as f32 / 1000.0 * style.size() * bold
+/// The two faces a document uses; they record the glyphs used as text is encoded.
+struct Fonts {
+    regular: Font,
+    bold: Font,
 }
 
-/// Text in WinAnsiEncoding (Windows-1252), the encoding of the standard fonts.
-fn win_ansi(text: &str) -> Vec<u8> {
-    text.chars()
-        .map(|c| match c {
-            ' '..='~' => c as u8,
-            '\u{a0}'..='\u{ff}' => c as u32 as u8,
-            '€' => 0x80,
-            '‚' => 0x82,
-            '„' => 0x84,
-            '…' => 0x85,
-            '‘' => 0x91,
-            '’' => 0x92,
-            '“' => 0x93,
-            '”' => 0x94,
-            '•' => 0x95,
-            '–' => 0x96,
-            '—' => 0x97,
-            _ => b'?',
-        })
-        .collect()
+impl Fonts {
+    fn new() -> Self {
+        Self {
+            regular: Font::new("DejaVuSans", REGULAR),
+            bold: Font::new("DejaVuSans-Bold", BOLD),
+        }
+    }
+
+    fn of(&mut self, style: Style) -> &mut Font {
+        if style.bold() {
+            &mut self.bold
+        } else {
+            &mut self.regular
+        }
+    }
+
+    fn width(&self, text: &str, style: Style) -> f32 {
+        let font = if style.bold() {
+            &self.bold
+        } else {
+            &self.regular
+        };
+        font.width(text, style.size())
+    }
 }
 
 /// Splits a paragraph into lines that fit the text width.
-fn wrap(text: &str, style: Style) -> Vec<String> {
+fn wrap(fonts: &Fonts, text: &str, style: Style) -> Vec<String> {
     let max = PAGE_WIDTH - 2.0 * MARGIN;
     let mut lines = Vec::new();
     let mut line = String::new();
@@ -99,7 +88,7 @@ fn wrap(text: &str, style: Style) -> Vec<String> {
         } else {
             format!("{line} {word}")
         };
-        if width(&candidate, style) > max && !line.is_empty() {
+        if fonts.width(&candidate, style) > max && !line.is_empty() {
             lines.push(std::mem::replace(&mut line, word.to_owned()));
         } else {
             line = candidate;
@@ -112,14 +101,16 @@ fn wrap(text: &str, style: Style) -> Vec<String> {
 }
 
 /// Lays out lines onto pages: each page is a list of (style, y, text).
-struct Layout {
+struct Layout<'f> {
+    fonts: &'f Fonts,
     pages: Vec<Vec<(Style, f32, String)>>,
     y: f32,
 }
 
-impl Layout {
-    fn new() -> Self {
+impl<'f> Layout<'f> {
+    fn new(fonts: &'f Fonts) -> Self {
         Self {
+            fonts,
             pages: vec![Vec::new()],
             y: PAGE_HEIGHT - MARGIN,
         }
@@ -142,7 +133,7 @@ impl Layout {
     }
 
     fn paragraph(&mut self, style: Style, text: &str) {
-        for line in wrap(text, style) {
+        for line in wrap(self.fonts, text, style) {
             self.line(style, line);
         }
         self.gap(4.0);
@@ -152,7 +143,8 @@ impl Layout {
 /// Renders the agreement (Markdown-like: `# ` title, `## ` headings, blank-line paragraphs)
 /// and the signature block.
 pub fn render(title: &str, agreement: &str, signature: &SignatureBlock<'_>) -> Vec<u8> {
-    let mut layout = Layout::new();
+    let mut fonts = Fonts::new();
+    let mut layout = Layout::new(&fonts);
     for block in agreement
         .split("\n\n")
         .map(str::trim)
@@ -174,32 +166,26 @@ pub fn render(title: &str, agreement: &str, signature: &SignatureBlock<'_>) -> V
         layout.paragraph(Style::Body, &format!("{label}: {value}"));
     }
 
-    let catalog = Ref::new(1);
-    let tree = Ref::new(2);
-    let regular = Ref::new(3);
-    let bold = Ref::new(4);
-    let info = Ref::new(5);
+    let pages = layout.pages;
+
+    let mut last = 0;
+    let mut next = move || {
+        last += 1;
+        Ref::new(last)
+    };
+    let (catalog, tree, info, regular, bold) = (next(), next(), next(), next(), next());
     let mut pdf = Pdf::new();
     pdf.catalog(catalog).pages(tree);
     pdf.document_info(info)
         .title(TextStr(title))
         .producer(TextStr("ShopMarkets"));
-    pdf.type1_font(regular)
-        .base_font(Name(b"Helvetica"))
-        .encoding_predefined(Name(b"WinAnsiEncoding"));
-    pdf.type1_font(bold)
-        .base_font(Name(b"Helvetica-Bold"))
-        .encoding_predefined(Name(b"WinAnsiEncoding"));
 
-    let page_ids: Vec<Ref> = (0..layout.pages.len())
-        .map(|i| Ref::new(6 + 2 * i as i32))
-        .collect();
+    let page_ids: Vec<(Ref, Ref)> = pages.iter().map(|_| (next(), next())).collect();
     pdf.pages(tree)
-        .kids(page_ids.iter().copied())
+        .kids(page_ids.iter().map(|(page, _)| *page))
         .count(page_ids.len() as i32);
-    let total = layout.pages.len();
-    for (index, (lines, &page_id)) in layout.pages.iter().zip(&page_ids).enumerate() {
-        let content_id = Ref::new(page_id.get() + 1);
+    let total = pages.len();
+    for (index, (lines, &(page_id, content_id))) in pages.iter().zip(&page_ids).enumerate() {
         let mut page = pdf.page(page_id);
         page.media_box(Rect::new(0.0, 0.0, PAGE_WIDTH, PAGE_HEIGHT));
         page.parent(tree);
@@ -217,14 +203,18 @@ pub fn render(title: &str, agreement: &str, signature: &SignatureBlock<'_>) -> V
             MARGIN / 2.0,
             footer.as_str(),
         )]) {
+            let name = if style.bold() { b"F2" } else { b"F1" };
             content.begin_text();
-            content.set_font(style.font(), style.size());
+            content.set_font(Name(name), style.size());
             content.next_line(MARGIN, y);
-            content.show(Str(&win_ansi(text)));
+            content.show(Str(&fonts.of(style).encode(text)));
             content.end_text();
         }
         pdf.stream(content_id, &content.finish());
     }
+    // Last, once every glyph the pages use is known.
+    fonts.regular.write(&mut pdf, regular, &mut next);
+    fonts.bold.write(&mut pdf, bold, &mut next);
     pdf.finish()
 }
 
@@ -233,22 +223,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn umlauts_and_quotes_map_to_win_ansi() {
-        assert_eq!(
-            win_ansi("Größe „A“ €"),
-            vec![b'G', b'r', 0xf6, 0xdf, b'e', b' ', 0x84, b'A', 0x93, b' ', 0x80]
+    fn names_in_any_european_script_print_as_themselves() {
+        let name = "Řehoř Żółć Ďurovič, Ελένη Παπαδοπούλου, Дмитрий „Größe“ €";
+        let pdf = render(
+            "AVV",
+            "# Vertrag\n\nText.",
+            &SignatureBlock {
+                heading: "Unterzeichnet",
+                lines: vec![("Name", name.into())],
+            },
         );
-        assert_eq!(win_ansi("🦀"), b"?");
+        let text = pdf_extract::extract_text_from_mem(&pdf).expect("a valid PDF");
+        assert!(text.contains(&format!("Name: {name}")), "{text}");
+        // Only the glyphs used are embedded, not the whole 700 KB face.
+        assert!(pdf.len() < 150_000, "{} bytes", pdf.len());
     }
 
     #[test]
     fn long_paragraphs_wrap_within_the_margins() {
         let text = "Wort ".repeat(400);
-        let lines = wrap(&text, Style::Body);
+        let fonts = Fonts::new();
+        let lines = wrap(&fonts, &text, Style::Body);
         assert!(lines.len() > 10);
         assert!(lines
             .iter()
-            .all(|l| width(l, Style::Body) <= PAGE_WIDTH - 2.0 * MARGIN));
+            .all(|l| fonts.width(l, Style::Body) <= PAGE_WIDTH - 2.0 * MARGIN));
     }
 
     #[test]
@@ -266,10 +265,9 @@ mod tests {
             },
         );
         assert!(pdf.starts_with(b"%PDF-"));
-        let doc = lopdf::Document::load_mem(&pdf).expect("a valid PDF");
-        let pages = doc.get_pages().len();
-        assert!(pages > 1, "{pages} page(s)");
-        let last = doc.extract_text(&[pages as u32]).unwrap();
+        let pages = pdf_extract::extract_text_from_mem_by_pages(&pdf).expect("a valid PDF");
+        assert!(pages.len() > 1, "{} page(s)", pages.len());
+        let last = pages.last().unwrap();
         assert!(last.contains("Name: Anna"), "{last}");
     }
 }

@@ -1,7 +1,11 @@
 //! Sales figures, computed by Postgres aggregates over the user's orders.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use chrono::NaiveDate;
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 /// Orders that did not happen (cancelled) or were given back (refunded) earn nothing.
@@ -124,8 +128,29 @@ pub async fn top_products(
     .await
 }
 
-pub async fn is_time_zone(db: impl PgExecutor<'_>, tz: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)")
+/// The time zone names Postgres accepts, read from `pg_timezone_names` (which reads the
+/// server's zone files: slow) once, on first use, and kept.
+#[derive(Clone, Default)]
+pub struct TimeZones(Arc<OnceCell<HashSet<String>>>);
+
+impl TimeZones {
+    pub async fn contains(&self, db: &PgPool, name: &str) -> sqlx::Result<bool> {
+        let names = self
+            .0
+            .get_or_try_init(|| async {
+                let names: Vec<String> = sqlx::query_scalar("SELECT name FROM pg_timezone_names")
+                    .fetch_all(db)
+                    .await?;
+                Ok::<_, sqlx::Error>(names.into_iter().collect())
+            })
+            .await?;
+        Ok(names.contains(name))
+    }
+}
+
+/// Today's date in time zone `tz` (at the transaction's start).
+pub async fn today(db: impl PgExecutor<'_>, tz: &str) -> sqlx::Result<NaiveDate> {
+    sqlx::query_scalar("SELECT (now() AT TIME ZONE $1)::date")
         .bind(tz)
         .fetch_one(db)
         .await

@@ -3,6 +3,7 @@
 
 pub mod analytics;
 pub mod avv;
+pub mod cancellable;
 pub mod connections;
 pub mod orders;
 pub mod products;

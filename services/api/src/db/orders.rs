@@ -89,10 +89,18 @@ pub async fn find(
     .await
 }
 
-pub async fn items(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx::Result<Vec<ItemRow>> {
+/// The line items of one of the user's orders (none for anyone else's).
+pub async fn items(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    order_id: Uuid,
+) -> sqlx::Result<Vec<ItemRow>> {
     sqlx::query_as(
-        "SELECT id, product_id, sku, title, quantity, unit_price_cents, total_cents FROM order_items WHERE order_id = $1 ORDER BY id",
+        "SELECT i.id, i.product_id, i.sku, i.title, i.quantity, i.unit_price_cents, i.total_cents
+           FROM order_items i JOIN orders o ON o.id = i.order_id
+          WHERE o.user_id = $1 AND i.order_id = $2 ORDER BY i.id",
     )
+    .bind(user_id)
     .bind(order_id)
     .fetch_all(db)
     .await

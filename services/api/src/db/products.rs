@@ -195,6 +195,20 @@ pub async fn batch_after(
     qb.build_query_as().fetch_all(db).await
 }
 
+pub async fn find(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<ProductRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM products WHERE user_id = $1 AND id = $2"
+    ))
+    .bind(user_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
 pub async fn insert(
     db: impl PgExecutor<'_>,
     user_id: Uuid,

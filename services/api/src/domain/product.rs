@@ -14,25 +14,36 @@ pub const MAX_IMAGES: usize = 20;
 /// An amount of money: integer minor units (cents) and an ISO 4217 code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Money {
-    #[schema(example = 1999)]
+    #[schema(example = 1999, minimum = 0, maximum = 10_000_000_000_i64)]
     pub amount: i64,
-    #[schema(example = "EUR")]
+    #[schema(example = "EUR", schema_with = currency_codes)]
     pub currency: String,
+}
+
+/// The currencies the API accepts, as an enum in the document.
+pub fn currency_codes() -> utoipa::openapi::Object {
+    sm_http::openapi::string_enum(sm_domain::currency_codes())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ProductInput {
-    #[schema(example = "TSHIRT-BLK-M")]
+    /// 1 to 100 characters, no control characters.
+    #[schema(example = "TSHIRT-BLK-M", min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub sku: String,
-    #[schema(example = "T-Shirt schwarz, M")]
+    /// 1 to 500 characters, no control characters.
+    #[schema(example = "T-Shirt schwarz, M", min_length = 1, max_length = 500, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub title: String,
+    /// Up to 20,000 characters.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub description: String,
     pub price: Money,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub stock: i32,
-    /// Image URLs (http or https).
+    /// Up to 20 image URLs (http or https).
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub images: Vec<String>,
     /// The channel the product belongs to; none for cockpit-only products. Fixed at creation.
     #[serde(default)]
@@ -87,7 +98,7 @@ pub fn check_currency(raw: &str) -> Result<String, FieldError> {
         Err(FieldError::new(
             "price.currency",
             "invalid_currency",
-            "Use a three-letter currency code such as EUR.",
+            "Use an ISO 4217 currency code such as EUR.",
         ))
     }
 }

@@ -10,17 +10,25 @@ use super::{text, vat_id};
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ProfileInput {
     #[serde(default)]
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub company_name: String,
     #[serde(default)]
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub street: String,
+    /// Five digits in Germany.
     #[serde(default)]
+    #[schema(max_length = 20, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub postal_code: String,
     #[serde(default)]
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub city: String,
     /// ISO 3166-1 alpha-2; DE when empty.
     #[serde(default)]
+    #[schema(pattern = "^\\s*([A-Za-z]{2})?\\s*$")]
     pub country: String,
+    /// Digits, spaces and + ( ) / - only.
     #[serde(default)]
+    #[schema(max_length = 40, pattern = "^[0-9 +()/-]*$")]
     pub phone: String,
     /// USt-IdNr., e.g. DE123456789 (checked).
     #[serde(default)]
@@ -28,6 +36,7 @@ pub struct ProfileInput {
     #[serde(default)]
     pub billing_email: String,
     #[serde(default)]
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub billing_name: String,
 }
 

@@ -1,7 +1,7 @@
 //! Sales analytics for a period.
 
 use axum::extract::State;
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 use sm_auth::AuthUser;
 use sm_http::{ApiError, Json, Query};
@@ -17,13 +17,18 @@ const MAX_DAYS: u64 = 366;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SummaryParams {
-    /// First day, YYYY-MM-DD (default: 29 days before `to`).
+    /// First day, YYYY-MM-DD, years 1970 to 9999 (default: 29 days before `to`); not
+    /// after `to`, and at most 366 days before it (400 `invalid_query` otherwise).
+    #[param(pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     pub from: Option<NaiveDate>,
-    /// Last day, inclusive (default: today).
+    /// Last day, inclusive, years 1970 to 9999 (default: today in `tz`).
+    #[param(pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     pub to: Option<NaiveDate>,
-    /// Time zone the days are counted in (default Europe/Berlin).
+    /// IANA time zone the days are counted in (default Europe/Berlin).
+    #[param(example = "Europe/Berlin", max_length = 64, pattern = "^[A-Za-z0-9/_+-]+$")]
     pub tz: Option<String>,
-    /// Only orders in this currency (default EUR); amounts are in its cents.
+    /// Only orders in this ISO 4217 currency (default EUR); amounts are in its cents.
+    #[param(schema_with = crate::domain::product::currency_codes)]
     pub currency: Option<String>,
 }
 
@@ -94,7 +99,7 @@ fn bad(message: &'static str) -> ApiError {
 }
 
 /// Revenue, order count and average order value for a period, by channel and by day, and
-/// the top products — computed by the database.
+/// the top products — computed by the database, all from one snapshot.
 #[utoipa::path(get, path = "/api/analytics/summary", tag = "analytics", params(SummaryParams),
     responses((status = 200, body = Summary), (status = 400, body = sm_http::ErrorBody)))]
 pub async fn summary(
@@ -102,32 +107,36 @@ pub async fn summary(
     user: AuthUser,
     Query(p): Query<SummaryParams>,
 ) -> Result<Json<Summary>> {
-    let to =
-        p.to.map(super::check_date)
-            .transpose()?
-            .unwrap_or_else(|| Utc::now().date_naive());
-    let from = p
-        .from
-        .map(super::check_date)
-        .transpose()?
-        .unwrap_or_else(|| to.checked_sub_days(Days::new(29)).unwrap_or(to));
-    if from > to {
-        return Err(bad("from must not be after to.").into());
-    }
-    if (to - from).num_days() as u64 >= MAX_DAYS {
-        return Err(bad("A period is at most 366 days.").into());
-    }
+    let to = p.to.map(super::check_date).transpose()?;
+    let from = p.from.map(super::check_date).transpose()?;
     let tz = p.tz.unwrap_or_else(|| "Europe/Berlin".to_owned());
     let plausible = tz.len() <= 64
         && tz
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
-    if !plausible || !db::analytics::is_time_zone(&state.db, &tz).await? {
+    if !plausible || !state.time_zones.contains(&state.db, &tz).await? {
         return Err(bad("tz is an IANA time zone such as Europe/Berlin.").into());
     }
     let currency = p.currency.unwrap_or_else(|| "EUR".to_owned());
     if !sm_domain::is_currency_code(&currency) {
-        return Err(bad("currency is a code such as EUR.").into());
+        return Err(bad("currency is an ISO 4217 code such as EUR.").into());
+    }
+    // One snapshot for all figures, so totals, channels and days agree with each other even
+    // while orders come in.
+    let mut tx = state
+        .db
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await?;
+    let to = match to {
+        Some(to) => to,
+        None => db::analytics::today(&mut *tx, &tz).await?,
+    };
+    let from = from.unwrap_or_else(|| to.checked_sub_days(Days::new(29)).unwrap_or(to));
+    if from > to {
+        return Err(bad("from must not be after to.").into());
+    }
+    if (to - from).num_days() as u64 >= MAX_DAYS {
+        return Err(bad("A period is at most 366 days.").into());
     }
     let period = Period {
         user_id: user.user_id,
@@ -140,6 +149,7 @@ pub async fn summary(
     let by_channel = db::analytics::by_channel(&state.db, &period).await?;
     let by_day = db::analytics::by_day(&state.db, &period).await?;
     let top = db::analytics::top_products(&state.db, &period, 10).await?;
+    tx.commit().await?;
     Ok(Json(Summary {
         from,
         to,

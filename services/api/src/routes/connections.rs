@@ -117,7 +117,8 @@ pub async fn get_one(
 #[derive(Deserialize, ToSchema)]
 pub struct CreateConnection {
     pub platform: Platform,
-    #[schema(example = "Mein Shopify-Shop")]
+    /// 1 to 100 characters.
+    #[schema(example = "Mein Shopify-Shop", min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub shop_name: String,
     /// Shopify: shop_domain, access_token. Amazon: seller_id, refresh_token, client_id,
     /// client_secret, region (eu), marketplace_id (A1PA6795UKMFR9). Kaufland: client_key,
@@ -180,6 +181,8 @@ pub async fn create(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateConnection {
+    /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub shop_name: Option<String>,
     pub settings: Option<serde_json::Value>,
 }

@@ -57,7 +57,11 @@ pub fn api(state: AppState, import_limit_bytes: usize) -> (Router, utoipa::opena
             connections::delete
         ))
         .routes(routes!(products::list, products::create))
-        .routes(routes!(products::update, products::delete))
+        .routes(routes!(
+            products::get_one,
+            products::update,
+            products::delete
+        ))
         .routes(routes!(products::bulk_update))
         .routes(routes!(products::export_csv))
         .merge(import)
@@ -67,6 +71,11 @@ pub fn api(state: AppState, import_limit_bytes: usize) -> (Router, utoipa::opena
         .with_state(state)
         .split_for_parts();
     doc.merge(sm_http::health::HealthApi::openapi());
+    // The answers every operation shares (failed authentications are limited per network).
+    sm_http::openapi::CommonResponses {
+        limits_failed_auth: true,
+    }
+    .modify(&mut doc);
     (router, doc)
 }
 

@@ -89,12 +89,24 @@ pub struct OrderParams {
     pub limit: Option<i64>,
     pub cursor: Option<String>,
     /// shopify, amazon, kaufland or manual.
+    #[param(schema_with = channels)]
     pub channel: Option<String>,
+    #[param(schema_with = statuses)]
     pub status: Option<String>,
-    /// First day (inclusive, UTC), YYYY-MM-DD.
+    /// First day (inclusive, UTC), YYYY-MM-DD, years 1970 to 9999.
+    #[param(pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     pub from: Option<NaiveDate>,
-    /// Last day (inclusive, UTC), YYYY-MM-DD.
+    /// Last day (inclusive, UTC), YYYY-MM-DD, years 1970 to 9999.
+    #[param(pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     pub to: Option<NaiveDate>,
+}
+
+fn channels() -> utoipa::openapi::Object {
+    sm_http::openapi::string_enum(&CHANNELS)
+}
+
+fn statuses() -> utoipa::openapi::Object {
+    sm_http::openapi::string_enum(&STATUSES)
 }
 
 fn one_of(
@@ -174,7 +186,7 @@ pub async fn get_one(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let currency = order.currency.clone();
-    let items = db::orders::items(&state.db, order.id).await?;
+    let items = db::orders::items(&state.db, user.user_id, order.id).await?;
     let money = |amount| Money {
         amount,
         currency: currency.clone(),

@@ -11,11 +11,13 @@ use http::{header, HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use sm_auth::AuthUser;
 use sm_http::{ApiError, FieldError, Json, Path, Query};
+use sqlx::Connection;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{page_size, Page};
 use crate::db;
+use crate::db::cancellable::{self, Cancellable};
 use crate::db::products::{BulkChange, Filter, ListQuery, ProductRow, Sort, SortKey, UpsertRows};
 use crate::domain::product::{self, Money, ProductFields, ProductInput};
 use crate::domain::{cursor, product_csv};
@@ -71,20 +73,33 @@ pub struct ListParams {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// Search in title and SKU.
+    /// Search in title and SKU: at most 200 characters, no control characters.
+    #[param(max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub q: Option<String>,
     /// A connection's id, or `none` for cockpit-only products.
+    #[param(pattern = "^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$")]
     pub connection_id: Option<String>,
     /// Only products whose stock is at or below `low_stock_threshold`.
     pub low_stock: Option<bool>,
     /// Default 5.
     pub low_stock_threshold: Option<i32>,
-    /// Only products changed at or after this time (RFC 3339).
+    /// Only products changed at or after this time (RFC 3339, years 1970 to 9999).
+    #[param(pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     pub changed_since: Option<DateTime<Utc>>,
     /// created (default), updated, title, price or stock.
+    #[param(schema_with = sort_names)]
     pub sort: Option<String>,
     /// asc or desc (default: desc for created and updated, asc otherwise).
+    #[param(schema_with = sort_orders)]
     pub order: Option<String>,
+}
+
+fn sort_names() -> utoipa::openapi::Object {
+    sm_http::openapi::string_enum(&["created", "updated", "title", "price", "stock"])
+}
+
+fn sort_orders() -> utoipa::openapi::Object {
+    sm_http::openapi::string_enum(&["asc", "desc"])
 }
 
 fn invalid_query(message: &'static str) -> Error {
@@ -186,7 +201,9 @@ async fn own_connection(state: &AppState, user: &AuthUser, id: Uuid) -> Result<(
 
 /// Adds a product, to a channel or cockpit-only. SKUs are unique per channel (409 `duplicate_sku`).
 #[utoipa::path(post, path = "/api/products", tag = "products", request_body = ProductInput,
-    responses((status = 201, body = ProductView), (status = 409, description = "duplicate_sku", body = sm_http::ErrorBody), (status = 422, body = sm_http::ErrorBody)))]
+    responses((status = 201, body = ProductView),
+              (status = 409, description = "duplicate_sku, or connection_deleted: the connection was deleted meanwhile", body = sm_http::ErrorBody),
+              (status = 422, body = sm_http::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -198,6 +215,24 @@ pub async fn create(
     }
     let row = db::products::insert(&state.db, user.user_id, input.connection_id, &fields).await?;
     Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// One of the caller's products.
+#[utoipa::path(get, path = "/api/products/{id}", tag = "products", params(("id" = Uuid, Path)),
+    responses((status = 200, body = ProductView),
+              (status = 401, description = "unauthenticated", body = sm_http::ErrorBody),
+              (status = 404, description = "not_found: no such product of the caller (or a malformed id)", body = sm_http::ErrorBody),
+              (status = 429, description = "too_many_failed_authentications", body = sm_http::ErrorBody),
+              (status = 503, description = "database_unavailable or security_unavailable", body = sm_http::ErrorBody)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ProductView>> {
+    let row = db::products::find(&state.db, user.user_id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(row.into()))
 }
 
 /// Replaces a product's fields (its channel stays). Channel products are marked as changed
@@ -233,7 +268,8 @@ pub async fn delete(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BulkRequest {
-    /// Up to 1,000 of the caller's product ids.
+    /// 1 to 1,000 of the caller's product ids.
+    #[schema(min_items = 1, max_items = 1000)]
     pub ids: Vec<Uuid>,
     /// Set every price to this many cents.
     pub price_amount: Option<i64>,
@@ -384,10 +420,17 @@ pub struct ImportResult {
 
 /// Imports products from CSV (`Content-Type: text/csv`), creating new SKUs and updating
 /// existing ones, in one transaction. Any bad row: 422 listing every bad row
-/// (`rows[LINE].FIELD`), and nothing is written.
+/// (`rows[LINE].FIELD`), and nothing is written. At most `IMPORT_MAX_ROWS` (100,000) rows.
+/// Text cells starting with `'` followed by `= + - @ '`, tab or CR lose that one `'` (the
+/// export's escaping against spreadsheet formulas).
 #[utoipa::path(post, path = "/api/products/import", tag = "products",
     request_body(content = String, content_type = "text/csv", description = "Header: sku,title,description,price,currency,stock,images,connection_id"),
-    responses((status = 200, body = ImportResult), (status = 415, body = sm_http::ErrorBody), (status = 422, body = sm_http::ErrorBody)))]
+    responses((status = 200, body = ImportResult),
+              (status = 408, description = "request_timeout: the import took longer than the request may; nothing is written", body = sm_http::ErrorBody),
+              (status = 409, description = "duplicate_sku, or connection_deleted: a connection was deleted meanwhile", body = sm_http::ErrorBody),
+              (status = 413, description = "payload_too_large (bytes), or too_many_rows (more rows than IMPORT_MAX_ROWS)", body = sm_http::ErrorBody),
+              (status = 415, body = sm_http::ErrorBody),
+              (status = 422, body = sm_http::ErrorBody)))]
 pub async fn import_csv(
     State(state): State<AppState>,
     user: AuthUser,
@@ -411,7 +454,33 @@ pub async fn import_csv(
         .into_iter()
         .map(|c| c.id)
         .collect();
-    let rows = product_csv::parse(&body, &connections).map_err(Error::Validation)?;
+    let max_rows = state.import_max_rows;
+    // Parsing 100,000 rows takes a while: off the async threads.
+    let columns = tokio::task::spawn_blocking(move || {
+        product_csv::parse(&body, &connections, max_rows).map(upsert_columns)
+    })
+    .await
+    .map_err(anyhow::Error::from)?
+    .map_err(|e| match e {
+        product_csv::ImportError::Invalid(fields) => Error::Validation(fields),
+        product_csv::ImportError::TooManyRows { max } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_rows",
+            format!("An import holds at most {max} products; split the file."),
+        )
+        .into(),
+    })?;
+    // If the request ends before the write does, the statement is cancelled, not left running.
+    let mut conn = Cancellable::acquire(&state.db).await?;
+    let mut tx = conn.begin().await?;
+    cancellable::limit_statements(&mut tx, state.request_timeout).await?;
+    let (created, updated) = db::products::upsert_many(&mut tx, user.user_id, &columns).await?;
+    tx.commit().await?;
+    conn.release();
+    Ok(Json(ImportResult { created, updated }))
+}
+
+fn upsert_columns(rows: Vec<product_csv::ImportRow>) -> UpsertRows {
     let mut columns = UpsertRows::default();
     for row in rows {
         columns.connection_id.push(row.connection_id);
@@ -423,21 +492,22 @@ pub async fn import_csv(
         columns.stock.push(row.fields.stock);
         columns.images.push(row.fields.images.join("|"));
     }
-    let mut tx = state.db.begin().await?;
-    let (created, updated) = db::products::upsert_many(&mut tx, user.user_id, &columns).await?;
-    tx.commit().await?;
-    Ok(Json(ImportResult { created, updated }))
+    columns
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ExportParams {
     /// A connection's id, or `none` for cockpit-only products; all when absent.
+    #[param(pattern = "^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$")]
     pub connection_id: Option<String>,
 }
 
-/// All of the caller's products as CSV (streamed; re-importable).
+/// All of the caller's products as CSV (streamed; re-importable). Text cells that a
+/// spreadsheet would run as a formula (`= + - @`, tab, CR) or that start with `'` are written
+/// with a leading `'`; the import takes it off again.
 #[utoipa::path(get, path = "/api/products/export", tag = "products", params(ExportParams),
-    responses((status = 200, content_type = "text/csv", description = "The products")))]
+    responses((status = 200, content_type = "text/csv", description = "The products"),
+              (status = 400, description = "invalid_query", body = sm_http::ErrorBody)))]
 pub async fn export_csv(
     State(state): State<AppState>,
     user: AuthUser,

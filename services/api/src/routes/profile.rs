@@ -184,11 +184,22 @@ pub struct SignAvvRequest {
     /// The language of the text the signer read.
     #[serde(default)]
     pub language: Language,
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub signer_name: String,
-    /// e.g. Geschäftsführer, Inhaberin.
+    /// e.g. Geschäftsführer, Inhaberin; 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub signer_role: String,
     /// Must be true: the signer accepts the agreement.
+    #[schema(schema_with = must_be_true)]
     pub accept: bool,
+}
+
+fn must_be_true() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::Boolean)
+        .enum_values(Some([true]))
+        .build()
 }
 
 /// Signs the current AVV for the caller's company. Idempotent per version: signing again
@@ -272,7 +283,8 @@ pub async fn sign_avv(
 /// The signed current AVV as a PDF: the text signed and the signature record.
 #[utoipa::path(get, path = "/api/profile/avv/pdf", tag = "profile",
     responses((status = 200, content_type = "application/pdf", description = "The signed agreement"),
-              (status = 404, description = "avv_not_signed", body = sm_http::ErrorBody)))]
+              (status = 404, description = "avv_not_signed", body = sm_http::ErrorBody),
+              (status = 500, description = "avv_text_mismatch: the shipped text is not the one signed", body = sm_http::ErrorBody)))]
 pub async fn avv_pdf(State(state): State<AppState>, user: AuthUser) -> Result<Response> {
     let signature = db::avv::find(&state.db, user.user_id, avv::CURRENT)
         .await?
@@ -286,6 +298,19 @@ pub async fn avv_pdf(State(state): State<AppState>, user: AuthUser) -> Result<Re
     let language = Language::from_db(&signature.language);
     let text = avv::text(&signature.version, language)
         .ok_or_else(|| anyhow::anyhow!("AVV version {} is not shipped", signature.version))?;
+    // A published text is never edited; if it was, this text is not what was signed, and a
+    // PDF printing it beside the signed hash would misstate the agreement.
+    if avv::sha256_hex(text) != signature.text_sha256 {
+        tracing::error!(user_id = %user.user_id, version = %signature.version, language = language.as_str(),
+            signed = %signature.text_sha256, shipped = %avv::sha256_hex(text),
+            "the shipped AVV text differs from the text signed; refusing to print it");
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "avv_text_mismatch",
+            "The agreement on file does not match the signed text, so no PDF is produced. Please contact support.",
+        )
+        .into());
+    }
     let (heading, labels) = match language {
         Language::De => (
             "Unterzeichnet",
@@ -326,7 +351,10 @@ pub async fn avv_pdf(State(state): State<AppState>, user: AuthUser) -> Result<Re
         lines: labels.into_iter().zip(values).collect(),
     };
     let title = format!("AVV {}", signature.version);
-    let bytes = pdf::render(&title, text, &block);
+    // Laying out and subsetting the fonts takes a few milliseconds of CPU: off the async threads.
+    let bytes = tokio::task::spawn_blocking(move || pdf::render(&title, text, &block))
+        .await
+        .map_err(anyhow::Error::from)?;
     let disposition = format!("attachment; filename=\"AVV-{}.pdf\"", signature.version);
     Ok((
         [

@@ -23,6 +23,8 @@ pub struct Stack {
     pub db: PgPool,
     stop_security: Option<oneshot::Sender<()>>,
     _stop_api: oneshot::Sender<()>,
+    /// The security service's mail delivery (and pruning).
+    _security_background: security::background::Background,
 }
 
 fn serve(app: axum::Router, listener: tokio::net::TcpListener) -> oneshot::Sender<()> {
@@ -46,6 +48,11 @@ impl Stack {
 
     /// `extra` are additional settings of the API service.
     pub async fn spawn_with(db: PgPool, extra: &[&str]) -> Self {
+        Self::spawn_with_api_db(db.clone(), db, extra).await
+    }
+
+    /// As [`Stack::spawn_with`], the API service using `api_db` (e.g. a pool through a proxy).
+    pub async fn spawn_with_api_db(db: PgPool, api_db: PgPool, extra: &[&str]) -> Self {
         // The security service keeps its tables in a schema of its own in the test database.
         sqlx::query("CREATE SCHEMA security_service")
             .execute(&db)
@@ -82,10 +89,10 @@ impl Stack {
         ])
         .unwrap();
         let (security_listener, security_url) = listener().await;
-        let security_app = security::router(
-            security::state(&security_config, security_db).unwrap(),
-            &security_config.server,
-        );
+        let security_state = security::state(&security_config, security_db).unwrap();
+        let security_background =
+            security::background::Background::start(&security_state, &security_config);
+        let security_app = security::router(security_state, &security_config.server);
         let stop_security = serve(security_app, security_listener);
 
         let mut args = vec![
@@ -100,7 +107,7 @@ impl Stack {
         args.extend_from_slice(extra);
         let config = api::config::Config::try_parse_from(args).unwrap();
         let (api_listener, api_url) = listener().await;
-        let api_app = api::router(api::state(&config, db.clone()).unwrap(), &config);
+        let api_app = api::router(api::state(&config, api_db).unwrap(), &config);
         let stop_api = serve(api_app, api_listener);
 
         Stack {
@@ -110,6 +117,7 @@ impl Stack {
             sink,
             db,
             stop_security: Some(stop_security),
+            _security_background: security_background,
             _stop_api: stop_api,
         }
     }

@@ -10,6 +10,8 @@ use uuid::Uuid;
 use sm_domain::Role;
 
 const ACCESS: &str = "access";
+/// Clock skew forgiven on `exp`, `nbf` and `iat`, in seconds.
+const LEEWAY_SECS: i64 = 5;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -51,7 +53,8 @@ impl JwtKeys {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS as u64;
+        validation.validate_nbf = true;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -87,10 +90,18 @@ impl JwtKeys {
         Ok((token, claims))
     }
 
-    /// The claims of a valid access token, or `None` for anything else.
+    /// The claims of a valid access token, or `None` for anything else. Besides the signature,
+    /// `iss`, `aud`, `exp` and `nbf`, a token must not claim to be issued in the future nor
+    /// to live longer than this service issues tokens for.
     pub fn verify(&self, token: &str) -> Option<AccessClaims> {
-        let data = decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
-        (data.claims.typ == ACCESS).then_some(data.claims)
+        let claims = decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .ok()?
+            .claims;
+        let now = chrono::Utc::now().timestamp();
+        let lifetime = claims.exp.saturating_sub(claims.iat);
+        let fits =
+            claims.iat <= now + LEEWAY_SECS && lifetime <= self.ttl.as_secs() as i64 + LEEWAY_SECS;
+        (claims.typ == ACCESS && fits).then_some(claims)
     }
 }
 
@@ -192,6 +203,64 @@ mod tests {
             let mut claims = base.clone();
             claims[field] = value;
             assert!(k.verify(&sign(claims)).is_none(), "{field} must be checked");
+        }
+    }
+
+    #[test]
+    fn refuses_tokens_not_yet_valid_from_the_future_or_living_too_long() {
+        let k = keys();
+        let sign = |claims: serde_json::Value| {
+            encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(SECRET),
+            )
+            .unwrap()
+        };
+        let now = chrono::Utc::now().timestamp();
+        let claims = |iat: i64, exp: i64, nbf: Option<i64>| {
+            let mut c = serde_json::json!({
+                "iss": "https://security.shopmarkets.app", "aud": "shopmarkets",
+                "sub": Uuid::now_v7(), "sid": Uuid::now_v7(), "typ": "access", "role": "admin",
+                "iat": iat, "exp": exp
+            });
+            if let Some(nbf) = nbf {
+                c["nbf"] = nbf.into();
+            }
+            c
+        };
+        // Refused: not valid before an hour from now; issued an hour from now; living a year.
+        for (what, forged) in [
+            (
+                "nbf in the future",
+                claims(now, now + 900, Some(now + 3600)),
+            ),
+            (
+                "iat in the future",
+                claims(now + 3600, now + 3600 + 900, None),
+            ),
+            (
+                "iat far in the future",
+                claims(now + 86400 * 365, now + 86400 * 366, None),
+            ),
+            (
+                "lifetime beyond the ttl",
+                claims(now, now + 86400 * 365, None),
+            ),
+            ("lifetime just beyond", claims(now - 60, now + 900, None)),
+        ] {
+            assert!(k.verify(&sign(forged)).is_none(), "{what} must be refused");
+        }
+        // Accepted: a past nbf, and the small clock skew the leeway forgives.
+        for (what, fine) in [
+            ("nbf in the past", claims(now, now + 900, Some(now - 10))),
+            (
+                "iat a moment ahead",
+                claims(now + 3, now + 903, Some(now + 3)),
+            ),
+            ("exactly the ttl", claims(now - 100, now + 800, None)),
+        ] {
+            assert!(k.verify(&sign(fine)).is_some(), "{what} must be accepted");
         }
     }
 }

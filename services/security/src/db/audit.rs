@@ -27,21 +27,3 @@ pub async fn record(
     .await?;
     Ok(())
 }
-
-/// How many events of `kind` were recorded for the user within the last `secs` seconds.
-pub async fn count_within(
-    db: impl PgExecutor<'_>,
-    user_id: Uuid,
-    kind: &str,
-    secs: i64,
-) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM security_events
-          WHERE user_id = $1 AND kind = $2 AND created_at > now() - make_interval(secs => $3)",
-    )
-    .bind(user_id)
-    .bind(kind)
-    .bind(secs as f64)
-    .fetch_one(db)
-    .await
-}

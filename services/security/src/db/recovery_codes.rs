@@ -35,10 +35,3 @@ pub async fn consume(db: impl PgExecutor<'_>, user_id: Uuid, hash: &[u8]) -> sql
     .await?;
     Ok(done.rows_affected() == 1)
 }
-
-pub async fn count_unused(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
-        .bind(user_id)
-        .fetch_one(db)
-        .await
-}

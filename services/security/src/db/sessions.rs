@@ -46,6 +46,12 @@ pub enum Rotation {
     Rotated {
         session_id: Uuid,
     },
+    /// The token was used within the reuse interval: its successor, as sealed when it was
+    /// issued, may be handed out again.
+    Reused {
+        session_id: Uuid,
+        successor_sealed: Vec<u8>,
+    },
     /// The token was already used: someone holds a copy. The session must end.
     Replayed {
         session_id: Uuid,
@@ -54,8 +60,13 @@ pub enum Rotation {
 }
 
 /// Uses up a refresh token. Concurrent presentations of one token serialise on its row:
-/// exactly one sees it live, every other sees a replay.
-pub async fn rotate(db: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<Rotation> {
+/// exactly one sees it live; the others, once it committed, see it used — within
+/// `reuse_secs` of that as a reuse, later as a replay.
+pub async fn rotate(
+    db: &mut PgConnection,
+    token_hash: &[u8],
+    reuse_secs: u32,
+) -> sqlx::Result<Rotation> {
     let rotated: Option<Uuid> = sqlx::query_scalar(
         "UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL RETURNING session_id",
     )
@@ -65,16 +76,56 @@ pub async fn rotate(db: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<Ro
     if let Some(session_id) = rotated {
         return Ok(Rotation::Rotated { session_id });
     }
-    let replayed: Option<Uuid> =
-        sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&mut *db)
-            .await?;
-    Ok(
-        replayed.map_or(Rotation::Unknown, |session_id| Rotation::Replayed {
-            session_id,
-        }),
+    // statement_timestamp(), not now(): this transaction may have started while the winner's
+    // was still running.
+    let used: Option<(Uuid, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT session_id,
+                CASE WHEN used_at > statement_timestamp() - make_interval(secs => $2)
+                     THEN successor_sealed END
+           FROM refresh_tokens WHERE token_hash = $1",
     )
+    .bind(token_hash)
+    .bind(f64::from(reuse_secs))
+    .fetch_optional(&mut *db)
+    .await?;
+    Ok(match used {
+        None => Rotation::Unknown,
+        Some((session_id, Some(successor_sealed))) => Rotation::Reused {
+            session_id,
+            successor_sealed,
+        },
+        Some((session_id, None)) => Rotation::Replayed { session_id },
+    })
+}
+
+/// Keeps the sealed successor on the token it replaced, for [`Rotation::Reused`].
+pub async fn keep_successor(
+    db: impl PgExecutor<'_>,
+    token_hash: &[u8],
+    successor_sealed: &[u8],
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE refresh_tokens SET successor_sealed = $2 WHERE token_hash = $1")
+        .bind(token_hash)
+        .bind(successor_sealed)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Whether the token is the session's live (issued, not yet used) refresh token.
+pub async fn is_live_token(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    token_hash: &[u8],
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM refresh_tokens
+                         WHERE token_hash = $1 AND session_id = $2 AND used_at IS NULL)",
+    )
+    .bind(token_hash)
+    .bind(session_id)
+    .fetch_one(db)
+    .await
 }
 
 /// Who a live session belongs to: `None` once the session is revoked or expired, or the

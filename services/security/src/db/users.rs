@@ -36,27 +36,62 @@ pub async fn find_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Optio
         .await
 }
 
-/// Inserts a new account; `false` when the email is taken (no error, no partial row).
-pub async fn insert(
+/// What a sign-up did to the address's account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignUp {
+    /// A new account.
+    Created,
+    /// The address was taken but never verified: the account now has this sign-up's password,
+    /// name and language (whoever proves the mailbox next decides them).
+    Replaced,
+    /// The address belongs to a verified account, which stays untouched.
+    Verified,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SignedUp {
+    pub id: Uuid,
+    pub email: String,
+    pub full_name: String,
+    pub language: String,
+    pub is_verified: bool,
+}
+
+/// Creates the account, or gives a taken but unverified one this sign-up's details; a verified
+/// one is left as it is. One statement whatever the address, so every case does the same work.
+pub async fn sign_up(
     db: impl PgExecutor<'_>,
     id: Uuid,
     email: &str,
     password_hash: &str,
     full_name: &str,
     language: &str,
-) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
-        "INSERT INTO users (id, email, password_hash, full_name, language) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (email) DO NOTHING",
+) -> sqlx::Result<(SignUp, SignedUp)> {
+    let row: SignedUp = sqlx::query_as(
+        "INSERT INTO users AS u (id, email, password_hash, full_name, language) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (email) DO UPDATE SET
+            password_hash = CASE WHEN u.is_verified THEN u.password_hash ELSE EXCLUDED.password_hash END,
+            full_name = CASE WHEN u.is_verified THEN u.full_name ELSE EXCLUDED.full_name END,
+            language = CASE WHEN u.is_verified THEN u.language ELSE EXCLUDED.language END,
+            password_changed_at = CASE WHEN u.is_verified THEN u.password_changed_at ELSE now() END,
+            updated_at = CASE WHEN u.is_verified THEN u.updated_at ELSE now() END
+         RETURNING id, email, full_name, language, is_verified",
     )
     .bind(id)
     .bind(email)
     .bind(password_hash)
     .bind(full_name)
     .bind(language)
-    .execute(db)
+    .fetch_one(db)
     .await?;
-    Ok(inserted.rows_affected() == 1)
+    let outcome = if row.id == id {
+        SignUp::Created
+    } else if row.is_verified {
+        SignUp::Verified
+    } else {
+        SignUp::Replaced
+    };
+    Ok((outcome, row))
 }
 
 pub async fn mark_verified(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {

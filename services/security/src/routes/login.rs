@@ -25,7 +25,7 @@ use sm_http::ClientInfo;
 pub const TICKET_TTL_SECS: i64 = 5 * 60;
 const TICKET_MAX_ATTEMPTS: i32 = 5;
 /// Failed second factors per account within the window before it must wait.
-const MAX_FACTOR_FAILURES: i64 = 10;
+const MAX_FACTOR_FAILURES: i32 = 10;
 const FACTOR_WINDOW_SECS: i64 = 15 * 60;
 const FACTOR_FAILED: &str = "second_factor_failed";
 /// Password attempts from one network for one account before it must wait.
@@ -93,9 +93,8 @@ pub async fn login(
             user.as_ref().map(|u| u.password_hash.clone()),
         )
         .await?;
-    if password_ok {
-        db::throttle::clear(&state.db, &throttle_key).await?;
-    }
+    // Only a login that goes on to the second step clears the count: a right password for an
+    // unverified or disabled account must look exactly like a wrong one, throttle included.
     let user = match user {
         Some(user) if password_ok && user.is_verified && user.is_active => user,
         user => {
@@ -112,6 +111,7 @@ pub async fn login(
             return Err(Error::InvalidCredentials);
         }
     };
+    db::throttle::clear(&state.db, &throttle_key).await?;
 
     let method = if user.totp_enabled_at.is_some() {
         "totp"
@@ -119,8 +119,9 @@ pub async fn login(
         "email"
     };
     let ticket = opaque::generate();
+    let mut tx = state.db.begin().await?;
     db::tickets::create(
-        &state.db,
+        &mut *tx,
         &opaque::hash(&ticket),
         user.id,
         method,
@@ -129,17 +130,17 @@ pub async fn login(
     .await?;
     if method == "email" {
         // Within the resend cooldown the code mailed a moment ago stays valid.
-        if let Some(code) = codes::issue(&state, user.id, Purpose::Login).await? {
+        let cooldown = codes::RESEND_COOLDOWN_SECS;
+        if let Some(code) = codes::issue_in(&state, &mut *tx, user.id, Purpose::Login, cooldown).await? {
             let language = Language::from_db(&user.language);
-            state.mail.send(
-                MailKind::LoginCode,
-                language,
-                &user.email,
-                &user.full_name,
-                Some(&code),
-            );
+            let (to, name) = (&user.email, &user.full_name);
+            state
+                .mail
+                .queue(&mut *tx, MailKind::LoginCode, language, to, name, Some(&code))
+                .await?;
         }
     }
+    tx.commit().await?;
     db::audit::record(
         &state.db,
         Some(user.id),
@@ -190,11 +191,15 @@ pub async fn verify_2fa(
         .filter(|u| u.is_active)
         .ok_or(Error::InvalidTicket)?;
 
-    // Someone who has the password still gets only so many tries at the second factor.
-    if db::audit::count_within(&state.db, user.id, FACTOR_FAILED, FACTOR_WINDOW_SECS).await?
-        >= MAX_FACTOR_FAILURES
-    {
-        return Err(ApiError::too_many_requests(FACTOR_WINDOW_SECS as u64).into());
+    // Someone who has the password still gets only so many tries at the second factor, over
+    // all tickets. The try is counted before the check, so parallel tries cannot all pass;
+    // a successful one is given back below.
+    let budget = state
+        .budget_keys
+        .hash(&[b"second_factor", user.id.as_bytes()]);
+    if !db::budgets::take(&state.db, &budget, MAX_FACTOR_FAILURES, FACTOR_WINDOW_SECS).await? {
+        let wait = db::budgets::wait_secs(&state.db, &budget, FACTOR_WINDOW_SECS).await?;
+        return Err(ApiError::too_many_requests(wait).into());
     }
     // Checked before the transaction starts, so a request never holds two connections.
     let checked = check_second_factor(&state, &user, &method, &req).await;
@@ -222,6 +227,7 @@ pub async fn verify_2fa(
     if !db::tickets::consume(&mut *tx, &ticket_hash).await? {
         return Err(Error::InvalidTicket);
     }
+    db::budgets::refund(&mut *tx, &budget).await?;
     let detail =
         serde_json::json!({ "method": method, "recovery_code": req.recovery_code.is_some() });
     db::audit::record(

@@ -70,6 +70,11 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .with_state(state)
         .split_for_parts();
     doc.merge(sm_http::health::HealthApi::openapi());
+    // The answers every operation shares (only the login flows are rate limited, and they document it).
+    sm_http::openapi::CommonResponses {
+        limits_failed_auth: false,
+    }
+    .modify(&mut doc);
     (router, doc)
 }
 

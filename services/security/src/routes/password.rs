@@ -39,21 +39,44 @@ pub async fn request_reset(
 ) -> Result<(StatusCode, Json<Accepted>)> {
     state.limits.reset.check(client.ip)?;
     if let Ok(email) = Email::parse(&req.email) {
-        if let Some(user) = db::users::find_by_email(&state.db, email.as_str())
+        // Known and unknown addresses run the same statements before the answer: the lookup,
+        // the code (or a stand-in), an audit event, the mail (or a stand-in), one commit.
+        let stand_in_key = |what: &[u8]| state.budget_keys.hash(&[what, email.as_str().as_bytes()]);
+        let mut tx = state.db.begin().await?;
+        let user = db::users::find_by_email(&mut *tx, email.as_str())
             .await?
-            .filter(|u| u.is_active)
-        {
-            if let Some(code) = codes::issue(&state, user.id, Purpose::PasswordReset).await? {
-                let language = Language::from_db(&user.language);
-                state.mail.send(
-                    MailKind::PasswordReset,
-                    language,
-                    &user.email,
-                    &user.full_name,
-                    Some(&code),
-                );
+            .filter(|u| u.is_active);
+        let code = match &user {
+            Some(user) => {
+                let cooldown = codes::RESEND_COOLDOWN_SECS;
+                codes::issue_in(&state, &mut *tx, user.id, Purpose::PasswordReset, cooldown).await?
             }
+            None => {
+                db::budgets::stand_in(&mut *tx, &stand_in_key(b"reset_code_stand_in")).await?;
+                None
+            }
+        };
+        db::audit::record(
+            &mut *tx,
+            user.as_ref().map(|u| u.id),
+            "password_reset_requested",
+            Some(client.ip),
+            client.user_agent.as_deref(),
+            serde_json::json!({}),
+        )
+        .await?;
+        if let (Some(user), Some(code)) = (&user, code) {
+            let language = Language::from_db(&user.language);
+            let (to, name) = (&user.email, &user.full_name);
+            let kind = MailKind::PasswordReset;
+            state
+                .mail
+                .queue(&mut *tx, kind, language, to, name, Some(&code))
+                .await?;
+        } else {
+            db::budgets::stand_in(&mut *tx, &stand_in_key(b"reset_mail_stand_in")).await?;
         }
+        tx.commit().await?;
     }
     Ok((
         StatusCode::ACCEPTED,
@@ -69,13 +92,15 @@ pub struct ConfirmResetRequest {
     pub email: String,
     #[schema(example = "123456")]
     pub code: String,
+    /// 8 to 128 characters; common and easily guessed passwords are refused.
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
 /// Sets a new password with the mailed code and ends every session of the account.
 #[utoipa::path(post, path = "/api/auth/password-reset/confirm", tag = "password", request_body = ConfirmResetRequest,
     responses((status = 200, body = PasswordStatus), (status = 400, description = "invalid_code", body = sm_http::ErrorBody),
-              (status = 422, body = sm_http::ErrorBody), (status = 429, body = sm_http::ErrorBody)))]
+              (status = 422, body = sm_http::ErrorBody), (status = 429, description = "too_many_requests, or reset_attempts_exhausted", body = sm_http::ErrorBody)))]
 pub async fn confirm_reset(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -86,6 +111,8 @@ pub async fn confirm_reset(
     // Judge the new password first: a weak one must not cost a code attempt.
     let new_password = NewPassword::parse(&req.new_password, &[email.as_str()])
         .map_err(|e| Error::Validation(vec![e.with_field("new_password")]))?;
+    let per_day = state.settings.reset_code_guesses_per_day;
+    codes::take_daily_guess(&state, Purpose::PasswordReset, email.as_str(), per_day).await?;
     let user = db::users::find_by_email(&state.db, email.as_str())
         .await?
         .filter(|u| u.is_active)
@@ -98,8 +125,8 @@ pub async fn confirm_reset(
     // The code proves the mailbox is theirs.
     db::users::mark_verified(&mut *tx, user.id).await?;
     replace_password(&mut tx, &user, &hash, None, "password_reset", &client).await?;
+    notify(&state, &mut tx, &user).await?;
     tx.commit().await?;
-    notify(&state, &user);
     Ok(Json(PasswordStatus {
         status: "password_reset",
     }))
@@ -108,6 +135,8 @@ pub async fn confirm_reset(
 #[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
+    /// 8 to 128 characters; common and easily guessed passwords are refused.
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
@@ -138,8 +167,8 @@ pub async fn change(
         &client,
     )
     .await?;
+    notify(&state, &mut tx, &user).await?;
     tx.commit().await?;
-    notify(&state, &user);
     Ok(Json(PasswordStatus {
         status: "password_changed",
     }))
@@ -170,15 +199,13 @@ async fn replace_password(
 }
 
 /// Tells the owner, so a change they did not make does not go unnoticed.
-fn notify(state: &AppState, user: &UserRow) {
+async fn notify(state: &AppState, tx: &mut PgConnection, user: &UserRow) -> Result<()> {
     let language = Language::from_db(&user.language);
-    state.mail.send(
-        MailKind::PasswordChanged,
-        language,
-        &user.email,
-        &user.full_name,
-        None,
-    );
+    let (to, name) = (&user.email, &user.full_name);
+    state
+        .mail
+        .queue(tx, MailKind::PasswordChanged, language, to, name, None)
+        .await
 }
 
 /// Checks the current password before a sensitive change (password, authenticator). Limited

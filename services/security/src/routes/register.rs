@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::Accepted;
 use crate::codes::{self, Purpose};
 use crate::db;
+use crate::db::users::SignUp;
 use crate::domain::email::Email;
 use crate::domain::password::NewPassword;
 use crate::error::{Error, Result};
@@ -20,9 +21,10 @@ use sm_http::ClientInfo;
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    #[schema(example = "anna@example.de")]
+    #[schema(example = "anna@example.de", format = "email", max_length = 254)]
     pub email: String,
     /// 8 to 128 characters; common and easily guessed passwords are refused.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     #[schema(example = "Anna Schmidt")]
     pub full_name: String,
@@ -52,7 +54,9 @@ fn parse_name(raw: &str) -> Result<String, FieldError> {
 }
 
 /// Creates an account and mails a confirmation code. A taken address gets the same answer
-/// (its owner gets a notice instead), so the answer reveals nothing.
+/// (its owner gets a notice instead), so the answer reveals nothing. Signing up again for an
+/// address that was never verified replaces the earlier sign-up's password (and name and
+/// language) and mails a new code: whoever proves the mailbox gets the password they chose.
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 202, body = Accepted), (status = 422, body = sm_http::ErrorBody), (status = 429, body = sm_http::ErrorBody)))]
 pub async fn register(
@@ -79,79 +83,67 @@ pub async fn register(
     let (email, name, password) = (email?, name?, password?);
     let language = req.language.unwrap_or_default();
 
-    // Hash even when the address is taken, so both cases take equally long.
+    // Every case hashes once and runs one transaction of the same shape (the account row; a
+    // code, or the notice budget; an audit event; the mail, or a stand-in) before answering,
+    // so a taken address answers as fast as a new one. The mail goes out in the background.
     let hash = state.passwords.hash(password.into_secret()).await?;
-    let id = Uuid::now_v7();
-    if db::users::insert(
-        &state.db,
-        id,
+    let mut tx = state.db.begin().await?;
+    let (outcome, account) = db::users::sign_up(
+        &mut *tx,
+        Uuid::now_v7(),
         email.as_str(),
         &hash,
         &name,
         language.as_str(),
     )
-    .await?
-    {
-        db::audit::record(
-            &state.db,
-            Some(id),
-            "registered",
-            Some(client.ip),
-            client.user_agent.as_deref(),
-            serde_json::json!({}),
-        )
-        .await?;
-        if let Some(code) = codes::issue(&state, id, Purpose::EmailVerification).await? {
-            state.mail.send(
-                MailKind::VerifyEmail,
-                language,
-                email.as_str(),
-                &name,
-                Some(&code),
-            );
+    .await?;
+    let mail = match outcome {
+        SignUp::Created | SignUp::Replaced => {
+            // A new code even within the resend cooldown, killing any earlier one: the code
+            // in the mailbox must belong to the sign-up whose password the account now has.
+            let code = codes::issue_in(&state, &mut *tx, account.id, Purpose::EmailVerification, 0)
+                .await?;
+            code.map(|code| (MailKind::VerifyEmail, Some(code)))
         }
-    } else if let Some(existing) = db::users::find_by_email(&state.db, email.as_str()).await? {
-        let language = Language::from_db(&existing.language);
-        if !existing.is_verified {
-            if let Some(code) =
-                codes::issue(&state, existing.id, Purpose::EmailVerification).await?
-            {
-                state.mail.send(
-                    MailKind::VerifyEmail,
-                    language,
-                    &existing.email,
-                    &existing.full_name,
-                    Some(&code),
-                );
-            }
-        } else if db::audit::count_within(
-            &state.db,
-            existing.id,
-            NOTICE_EVENT,
-            NOTICE_COOLDOWN_SECS,
-        )
-        .await?
-            == 0
-        {
+        SignUp::Verified => {
             // One notice an hour at most, so repeated sign-ups cannot flood the owner's inbox.
-            db::audit::record(
-                &state.db,
-                Some(existing.id),
-                NOTICE_EVENT,
-                Some(client.ip),
-                client.user_agent.as_deref(),
-                serde_json::json!({}),
-            )
-            .await?;
-            state.mail.send(
-                MailKind::AccountExists,
-                language,
-                &existing.email,
-                &existing.full_name,
-                None,
-            );
+            let key = state
+                .budget_keys
+                .hash(&[NOTICE_EVENT.as_bytes(), account.id.as_bytes()]);
+            db::budgets::take(&mut *tx, &key, 1, NOTICE_COOLDOWN_SECS)
+                .await?
+                .then_some((MailKind::AccountExists, None))
         }
+    };
+    let event = match (outcome, &mail) {
+        (SignUp::Created, _) => "registered",
+        (SignUp::Replaced, _) => "registration_replaced",
+        (SignUp::Verified, Some(_)) => NOTICE_EVENT,
+        (SignUp::Verified, None) => "registration_for_verified_address",
+    };
+    db::audit::record(
+        &mut *tx,
+        Some(account.id),
+        event,
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        serde_json::json!({}),
+    )
+    .await?;
+    if let Some((kind, code)) = mail {
+        let language = Language::from_db(&account.language);
+        let (to, name) = (&account.email, &account.full_name);
+        state
+            .mail
+            .queue(&mut *tx, kind, language, to, name, code.as_deref())
+            .await?;
+    } else {
+        let key = state
+            .budget_keys
+            .hash(&[b"sign_up_mail_stand_in", account.id.as_bytes()]);
+        db::budgets::stand_in(&mut *tx, &key).await?;
     }
+    tx.commit().await?;
     Ok((StatusCode::ACCEPTED, Json(CHECK_MAIL)))
 }
 
@@ -170,7 +162,8 @@ pub struct StatusResponse {
 
 /// Confirms the email address with the mailed code.
 #[utoipa::path(post, path = "/api/auth/verify-email", tag = "auth", request_body = VerifyEmailRequest,
-    responses((status = 200, body = StatusResponse), (status = 400, description = "invalid_code", body = sm_http::ErrorBody), (status = 429, body = sm_http::ErrorBody)))]
+    responses((status = 200, body = StatusResponse), (status = 400, description = "invalid_code", body = sm_http::ErrorBody),
+              (status = 429, description = "too_many_requests, or verification_attempts_exhausted", body = sm_http::ErrorBody)))]
 pub async fn verify_email(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -178,13 +171,16 @@ pub async fn verify_email(
 ) -> Result<Json<StatusResponse>> {
     state.limits.verify.check(client.ip)?;
     let email = Email::parse(&req.email).map_err(|_| Error::InvalidCode)?;
+    let per_day = state.settings.verification_code_guesses_per_day;
+    codes::take_daily_guess(&state, Purpose::EmailVerification, email.as_str(), per_day).await?;
     let user = db::users::find_by_email(&state.db, email.as_str())
         .await?
         .ok_or(Error::InvalidCode)?;
     let matched = codes::check(&state, user.id, Purpose::EmailVerification, &req.code).await?;
     let mut tx = state.db.begin().await?;
-    matched.consume(&mut tx).await?;
+    // The account row first, then the code: the order a sign-up locks them in.
     db::users::mark_verified(&mut *tx, user.id).await?;
+    matched.consume(&mut tx).await?;
     db::audit::record(
         &mut *tx,
         Some(user.id),
@@ -215,18 +211,27 @@ pub async fn resend_verification(
     if let Ok(email) = Email::parse(&req.email) {
         if let Some(user) = db::users::find_by_email(&state.db, email.as_str()).await? {
             if !user.is_verified && user.is_active {
+                let mut tx = state.db.begin().await?;
+                let cooldown = codes::RESEND_COOLDOWN_SECS;
+                let purpose = Purpose::EmailVerification;
                 if let Some(code) =
-                    codes::issue(&state, user.id, Purpose::EmailVerification).await?
+                    codes::issue_in(&state, &mut *tx, user.id, purpose, cooldown).await?
                 {
                     let language = Language::from_db(&user.language);
-                    state.mail.send(
-                        MailKind::VerifyEmail,
-                        language,
-                        &user.email,
-                        &user.full_name,
-                        Some(&code),
-                    );
+                    let (to, name) = (&user.email, &user.full_name);
+                    state
+                        .mail
+                        .queue(
+                            &mut *tx,
+                            MailKind::VerifyEmail,
+                            language,
+                            to,
+                            name,
+                            Some(&code),
+                        )
+                        .await?;
                 }
+                tx.commit().await?;
             }
         }
     }

@@ -80,6 +80,17 @@ async fn issue_tokens(
 ) -> Result<(CookieJar, TokenResponse)> {
     let refresh_token = opaque::generate();
     db::sessions::add_refresh_token(&mut *tx, session_id, &opaque::hash(&refresh_token)).await?;
+    hand_out(state, jar, user, session_id, refresh_token)
+}
+
+/// A new access token, with `refresh_token` in the body and the cookie.
+fn hand_out(
+    state: &AppState,
+    jar: CookieJar,
+    user: UserRow,
+    session_id: Uuid,
+    refresh_token: String,
+) -> Result<(CookieJar, TokenResponse)> {
     let role = Role::parse(&user.role).unwrap_or(Role::Merchant);
     let (access_token, _) = state.jwt.issue(user.id, session_id, role)?;
     let jar = jar.add(refresh_cookie(state, refresh_token.clone()));
@@ -123,8 +134,10 @@ pub struct RefreshRequest {
     pub refresh_token: Option<String>,
 }
 
-/// Exchanges a refresh token for new tokens. The presented token is used up; presenting a
-/// used one again (a stolen copy, or a replay) ends the whole session.
+/// Exchanges a refresh token for new tokens. The presented token is used up; presented again
+/// within `REFRESH_REUSE_INTERVAL_SECS` (a second tab, a retry) it gets the same successor,
+/// later (a stolen copy, or a replay) it ends the whole session. A refusal also drops the
+/// refresh cookie.
 #[utoipa::path(post, path = "/api/auth/refresh-token", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 401, description = "invalid_refresh_token", body = sm_http::ErrorBody)))]
 pub async fn refresh(
@@ -132,12 +145,26 @@ pub async fn refresh(
     client: ClientInfo,
     jar: CookieJar,
     body: Bytes,
-) -> Result<(CookieJar, Json<TokenResponse>)> {
+) -> std::result::Result<(CookieJar, Json<TokenResponse>), (CookieJar, Error)> {
+    match exchange(&state, &client, jar.clone(), &body).await {
+        Ok((jar, response)) => Ok((jar, Json(response))),
+        Err(e @ Error::InvalidRefreshToken) => Err((jar.add(removal_cookie(&state)), e)),
+        Err(e) => Err((jar, e)),
+    }
+}
+
+/// The refresh itself: rotate the presented token, hand back its successor, or end the session.
+async fn exchange(
+    state: &AppState,
+    client: &ClientInfo,
+    jar: CookieJar,
+    body: &[u8],
+) -> Result<(CookieJar, TokenResponse)> {
     // The body is optional (browsers send only the cookie), so it is parsed by hand.
     let from_body = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        serde_json::from_slice::<RefreshRequest>(&body)
+        serde_json::from_slice::<RefreshRequest>(body)
             .map_err(|_| {
                 ApiError::bad_request("malformed_json", "The request body is not valid JSON.")
             })?
@@ -147,38 +174,66 @@ pub async fn refresh(
         .or_else(|| jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned()))
         .filter(|t| !t.is_empty())
         .ok_or(Error::InvalidRefreshToken)?;
+    let presented_hash = opaque::hash(&presented);
+    // The successor is sealed with a pad only the holder of the presented token can derive.
+    let pad = state.successor_pads.hash(&[presented.as_bytes()]);
+    let reuse_secs = state.settings.refresh_reuse_interval_secs;
     let mut tx = state.db.begin().await?;
-    match db::sessions::rotate(&mut tx, &opaque::hash(&presented)).await? {
+    let session_id = match db::sessions::rotate(&mut tx, &presented_hash, reuse_secs).await? {
         Rotation::Rotated { session_id } => {
-            let user_id = db::sessions::live_user(&mut *tx, session_id)
-                .await?
-                .ok_or(Error::InvalidRefreshToken)?;
-            let user = db::users::find_by_id(&mut *tx, user_id)
-                .await?
-                .ok_or(Error::InvalidRefreshToken)?;
-            let (jar, response) = issue_tokens(&state, &mut tx, jar, user, session_id).await?;
+            let user = live_user(&mut tx, session_id).await?;
+            let (jar, response) = issue_tokens(state, &mut tx, jar, user, session_id).await?;
+            let sealed = opaque::seal(&response.refresh_token, &pad)
+                .ok_or_else(|| anyhow::anyhow!("a generated refresh token does not seal"))?;
+            db::sessions::keep_successor(&mut *tx, &presented_hash, &sealed).await?;
             tx.commit().await?;
-            Ok((jar, Json(response)))
+            return Ok((jar, response));
         }
-        Rotation::Replayed { session_id } => {
-            let user_id =
-                db::sessions::revoke_by_id(&mut *tx, session_id, "refresh_token_reuse").await?;
-            let detail = serde_json::json!({ "session_id": session_id });
-            db::audit::record(
-                &mut *tx,
-                user_id,
-                "refresh_token_reuse",
-                Some(client.ip),
-                client.user_agent.as_deref(),
-                detail,
-            )
-            .await?;
-            tx.commit().await?;
-            tracing::warn!(%session_id, "refresh token replayed; session revoked");
-            Err(Error::InvalidRefreshToken)
+        Rotation::Reused {
+            session_id,
+            successor_sealed,
+        } => {
+            // Hand back the successor already issued — if it is still the session's live
+            // token; once the chain has moved on, this is a replay after all.
+            let successor = opaque::open(&successor_sealed, &pad);
+            if let Some(successor) = successor {
+                let live_successor = opaque::hash(&successor);
+                if db::sessions::is_live_token(&mut *tx, session_id, &live_successor).await? {
+                    let user = live_user(&mut tx, session_id).await?;
+                    let handed = hand_out(state, jar, user, session_id, successor)?;
+                    tx.commit().await?;
+                    return Ok(handed);
+                }
+            }
+            session_id
         }
-        Rotation::Unknown => Err(Error::InvalidRefreshToken),
-    }
+        Rotation::Replayed { session_id } => session_id,
+        Rotation::Unknown => return Err(Error::InvalidRefreshToken),
+    };
+    let user_id = db::sessions::revoke_by_id(&mut *tx, session_id, "refresh_token_reuse").await?;
+    let detail = serde_json::json!({ "session_id": session_id });
+    db::audit::record(
+        &mut *tx,
+        user_id,
+        "refresh_token_reuse",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        detail,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::warn!(%session_id, "refresh token replayed; session revoked");
+    Err(Error::InvalidRefreshToken)
+}
+
+/// The user of a live session (not revoked or expired, account active).
+async fn live_user(tx: &mut PgConnection, session_id: Uuid) -> Result<UserRow> {
+    let user_id = db::sessions::live_user(&mut *tx, session_id)
+        .await?
+        .ok_or(Error::InvalidRefreshToken)?;
+    db::users::find_by_id(&mut *tx, user_id)
+        .await?
+        .ok_or(Error::InvalidRefreshToken)
 }
 
 /// Ends the current session at once (its access and refresh tokens stop working).

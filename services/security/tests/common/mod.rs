@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use reqwest::{Response, StatusCode};
+use security::background::Background;
 use security::config::Config;
+use security::state::AppState;
 use serde_json::{json, Value};
-use sm_testkit::{extract_code, SmtpSink};
+use sm_testkit::{extract_code, SmtpSink, TcpProxy};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
 
@@ -24,6 +26,10 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub sink: SmtpSink,
     pub db: PgPool,
+    pub state: AppState,
+    pub config: Config,
+    /// Mail delivery and pruning; `None` until started.
+    pub background: Option<Background>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -35,15 +41,42 @@ pub struct Tokens {
 }
 
 impl TestApp {
-    /// The service with per-IP limits out of the way.
+    /// The service with per-IP limits and the platform mail budget out of the way.
     pub async fn spawn(db: PgPool) -> Self {
-        Self::spawn_with(db, &["--auth-rate-limit-per-minute=100000"]).await
+        let extra = [
+            "--auth-rate-limit-per-minute=100000",
+            "--mail-budget-per-minute=100000",
+            "--mail-budget-per-hour=100000",
+        ];
+        Self::spawn_with(db, &extra).await
     }
 
     /// The service with extra command-line settings.
     pub async fn spawn_with(db: PgPool, extra: &[&str]) -> Self {
+        let mut app = Self::spawn_without_delivery(db, extra).await;
+        app.start_delivery();
+        app
+    }
+
+    /// The HTTP service alone: mail is queued in the outbox but not delivered until
+    /// [`TestApp::start_delivery`].
+    pub async fn spawn_without_delivery(db: PgPool, extra: &[&str]) -> Self {
         let sink = SmtpSink::start().await;
-        let port = sink.port().to_string();
+        let port = sink.port();
+        Self::build(db, extra, sink, port).await
+    }
+
+    /// The service (delivering) with its SMTP traffic going through a proxy the test can cut.
+    pub async fn spawn_with_smtp_proxy(db: PgPool, extra: &[&str]) -> (Self, TcpProxy) {
+        let sink = SmtpSink::start().await;
+        let proxy = TcpProxy::start(([127, 0, 0, 1], sink.port()).into()).await;
+        let mut app = Self::build(db, extra, sink, proxy.addr().port()).await;
+        app.start_delivery();
+        (app, proxy)
+    }
+
+    async fn build(db: PgPool, extra: &[&str], sink: SmtpSink, smtp_port: u16) -> Self {
+        let port = smtp_port.to_string();
         let mut args = vec![
             "security",
             "--jwt-secret",
@@ -62,7 +95,7 @@ impl TestApp {
         args.extend_from_slice(extra);
         let config = Config::try_parse_from(args).expect("test configuration parses");
         let state = security::state(&config, db.clone()).expect("state builds");
-        let app = security::router(state, &config.server);
+        let app = security::router(state.clone(), &config.server);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -74,7 +107,17 @@ impl TestApp {
             http: reqwest::Client::new(),
             sink,
             db,
+            state,
+            config,
+            background: None,
             _stop: stop,
+        }
+    }
+
+    /// Starts the background tasks: the outbox worker and the pruning.
+    pub fn start_delivery(&mut self) {
+        if self.background.is_none() {
+            self.background = Some(Background::start(&self.state, &self.config));
         }
     }
 

@@ -1,0 +1,119 @@
+//! Whether an address has an account must not show in how long the answer takes. Timing
+//! asserts would be flaky on a shared machine, so this checks the cause instead: every case
+//! runs the same statements (one argon2 hash is computed unconditionally in the code, before
+//! any branching) — in particular the same writes and one commit, which dominate the time.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::{expect, TestApp, PASSWORD};
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+/// The first word of every SQL statement run inside an HTTP request's span.
+#[derive(Clone, Default)]
+struct Statements(Arc<Mutex<Vec<String>>>);
+
+struct Summary(Option<String>);
+
+impl Visit for Summary {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "summary" {
+            self.0 = Some(value.to_owned());
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "summary" {
+            self.0 = Some(format!("{value:?}").trim_matches('"').to_owned());
+        }
+    }
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Statements {
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if event.metadata().target() != "sqlx::query" {
+            return;
+        }
+        let in_request = ctx
+            .event_scope(event)
+            .is_some_and(|mut spans| spans.any(|span| span.name() == "request"));
+        let mut summary = Summary(None);
+        event.record(&mut summary);
+        if let (true, Some(summary)) = (in_request, summary.0) {
+            let verb = summary
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_uppercase();
+            self.0.lock().unwrap().push(verb);
+        }
+    }
+}
+
+impl Statements {
+    /// The statements run while answering `request`.
+    async fn of<F: std::future::Future<Output = reqwest::Response>>(
+        &self,
+        request: F,
+    ) -> Vec<String> {
+        self.0.lock().unwrap().clear();
+        expect(request.await, StatusCode::ACCEPTED).await;
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[sqlx::test(migrator = "security::MIGRATOR")]
+async fn taken_and_free_addresses_do_the_same_work(db: PgPool) {
+    let statements = Statements::default();
+    // `sqlx::test` runs on one thread: the service's tasks log into this subscriber only.
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(statements.clone()));
+    let app = TestApp::spawn(db).await;
+    app.verified_user("verified@example.de").await;
+    app.verified_user("disabled@example.de").await;
+    sqlx::query("UPDATE users SET is_active = false WHERE email = 'disabled@example.de'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let sign_up = |email: &'static str| {
+        app.post(
+            "/api/auth/register",
+            json!({ "email": email, "password": PASSWORD, "full_name": "Anna", "language": "en" }),
+        )
+    };
+    let new = statements.of(sign_up("new@example.de")).await;
+    assert!(new.contains(&"COMMIT".to_owned()), "{new:?}");
+    for (case, email) in [
+        ("unverified", "new@example.de"),
+        ("verified, notice mailed", "verified@example.de"),
+        ("verified, notice not due", "verified@example.de"),
+    ] {
+        let taken = statements.of(sign_up(email)).await;
+        assert_eq!(taken, new, "sign-up for a {case} address");
+    }
+
+    let reset = |email: &'static str| {
+        app.post(
+            "/api/auth/password-reset/request",
+            json!({ "email": email }),
+        )
+    };
+    let known = statements.of(reset("verified@example.de")).await;
+    assert!(known.contains(&"COMMIT".to_owned()), "{known:?}");
+    for (case, email) in [
+        ("unknown", "nobody@example.de"),
+        ("known, within the resend cooldown", "verified@example.de"),
+        ("disabled", "disabled@example.de"),
+    ] {
+        let other = statements.of(reset(email)).await;
+        assert_eq!(other, known, "reset for an {case} address");
+    }
+}

@@ -1,0 +1,247 @@
+//! `cargo xtask schemathesis`: the security and API services on fresh databases, and
+//! schemathesis (the pinned version of `xtask/schemathesis-requirements.txt`, in a venv
+//! under `target/xtask/venv`) against each one's OpenAPI document, once without a token
+//! and once with a valid one. Any server error, or any answer the document does not
+//! describe, fails the run.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{bail, Context, Result};
+use tokio::process::Command;
+
+use crate::{
+    bench::{
+        self,
+        api::{Api, User},
+    },
+    cargo, paths,
+    postgres::Postgres,
+    process::{free_port, StopSignal, Supervisor},
+    secrets, services,
+};
+
+/// Test cases per operation and phase: enough to find what the documents miss, few enough
+/// that both services take about a minute.
+const MAX_EXAMPLES: &str = "30";
+/// A fixed seed, so that a run repeats what CI saw.
+const SEED: &str = "20251125";
+
+/// Runs on the Postgres xtask finds by itself.
+pub async fn run() -> Result<()> {
+    let mut stop = StopSignal::listen()?;
+    let pg = Postgres::find().await?;
+    tokio::select! {
+        result = run_on(&pg) => result,
+        () = stop.recv() => bail!("interrupted"),
+    }
+}
+
+/// Runs against `pg`, where it makes (and remakes) databases of its own.
+pub async fn run_on(pg: &Postgres) -> Result<()> {
+    let schemathesis = install().await?;
+    let [security, api] = ["security", "api"].map(services::get);
+    let [security_db, api_db] =
+        [security, api].map(|svc| format!("{}_schemathesis", svc.database.unwrap_or(svc.name)));
+    pg.recreate_database(&security_db).await?;
+    pg.recreate_database(&api_db).await?;
+    let bins = cargo::build_bins(
+        &[(security.package, security.bin), (api.package, api.bin)],
+        false,
+    )
+    .await?;
+
+    let outbox = tempfile::tempdir()?;
+    let secrets = secrets::generate();
+    let service_token = secrets
+        .iter()
+        .find(|(name, _)| name == "SERVICE_TOKEN")
+        .map(|(_, value)| value.clone())
+        .context("no SERVICE_TOKEN among the generated secrets")?;
+    let (security_port, api_port) = (free_port()?, free_port()?);
+    let security_base = format!("http://127.0.0.1:{security_port}");
+    let api_base = format!("http://127.0.0.1:{api_port}");
+    let mut security_cmd = bench::command(&bins[0], security_port, &secrets);
+    security_cmd
+        .env("DATABASE_URL", pg.database_url(&security_db))
+        .env("MAIL_TRANSPORT", "file")
+        .env("MAIL_OUTBOX_DIR", outbox.path())
+        // The fuzzer sends thousands of requests from one address: per-client limits would
+        // turn most of them into 429 and leave the handlers untested.
+        .env("AUTH_RATE_LIMIT_PER_MINUTE", "1000000");
+    let mut api_cmd = bench::command(&bins[1], api_port, &secrets);
+    api_cmd
+        .env("DATABASE_URL", pg.database_url(&api_db))
+        .env("SECURITY_SERVICE_URL", &security_base)
+        .env("AUTH_FAILURES_PER_MINUTE", "1000000");
+
+    let mut sup = Supervisor::new()?;
+    sup.spawn(security.name, security_cmd)?;
+    sup.spawn(api.name, api_cmd)?;
+    let result = async {
+        for (name, base) in [(security.name, &security_base), (api.name, &api_base)] {
+            sup.wait_ready(name, &format!("{base}/health/ready"), Duration::from_secs(60))
+                .await?;
+        }
+        let auth = Api::new(&security_base, outbox.path(), &service_token)?;
+        // A user and a session per service, so that one run cannot spoil the other's.
+        let users = [User::new(0), User::new(1)];
+        auth.sign_up_all(&users).await?;
+        let security_token = auth.log_in(&users[0]).await?.access_token;
+        let api_token = auth.log_in(&users[1]).await?.access_token;
+
+        // Logging out or ending a session (the stateful phase lists the sessions and deletes
+        // one) would end the token the other operations use, so with a token those are left
+        // to the anonymous run. Introspection takes the service's credential, not a user's.
+        let introspect = "/api/auth/introspect";
+        let not_with_user_token = [
+            introspect,
+            "/api/auth/logout",
+            "/api/auth/logout-all",
+            "/api/auth/sessions/{id}",
+        ];
+        let runs = [
+            Run::new("security, no token", &security_base),
+            Run::new("security, user token", &security_base)
+                .token(&security_token)
+                .exclude(&not_with_user_token),
+            Run::new("security, service token", &security_base)
+                .token(&service_token)
+                .only(introspect),
+            Run::new("api, no token", &api_base),
+            Run::new("api, user token", &api_base).token(&api_token),
+        ];
+        let mut failed = Vec::new();
+        for run in &runs {
+            if !run.execute(&schemathesis).await? {
+                failed.push(run.name);
+            }
+        }
+        // A token that stopped working part of the way made the rest of its run anonymous.
+        let me = format!("{security_base}/api/auth/me");
+        let http = bench::api::client()?;
+        for (token, run) in [(&security_token, runs[1].name), (&api_token, runs[4].name)] {
+            let status = http.get(&me).bearer_auth(token).send().await?.status();
+            if !status.is_success() {
+                failed.push(run);
+                eprintln!("the token of \"{run}\" stopped working during the run ({status})");
+            }
+        }
+        if !failed.is_empty() {
+            bail!("schemathesis found failures: {}", failed.join("; "));
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    sup.shutdown().await;
+    result
+}
+
+/// One schemathesis run against one service.
+struct Run<'a> {
+    name: &'static str,
+    base: &'a str,
+    token: Option<&'a str>,
+    include: Option<&'a str>,
+    exclude: &'a [&'a str],
+}
+
+impl<'a> Run<'a> {
+    fn new(name: &'static str, base: &'a str) -> Self {
+        Self {
+            name,
+            base,
+            token: None,
+            include: None,
+            exclude: &[],
+        }
+    }
+
+    fn token(self, token: &'a str) -> Self {
+        Self {
+            token: Some(token),
+            ..self
+        }
+    }
+
+    fn only(self, path: &'a str) -> Self {
+        Self {
+            include: Some(path),
+            ..self
+        }
+    }
+
+    fn exclude(self, paths: &'a [&'a str]) -> Self {
+        Self {
+            exclude: paths,
+            ..self
+        }
+    }
+
+    /// Runs schemathesis; true if it found nothing.
+    async fn execute(&self, schemathesis: &Path) -> Result<bool> {
+        println!("==> schemathesis: {}", self.name);
+        let mut cmd = Command::new(schemathesis);
+        cmd.arg("--config-file")
+            .arg(paths::root().join("xtask/schemathesis.toml"))
+            .arg("run")
+            .arg(format!("{}/api/openapi.json", self.base))
+            .args(["--checks", "all", "--max-examples", MAX_EXAMPLES, "--seed", SEED])
+            .args(["--no-color", "--generation-database", "none"])
+            .args(["--workers", "1", "--request-timeout", "30"]);
+        if let Some(token) = self.token {
+            cmd.arg("--header").arg(format!("Authorization: Bearer {token}"));
+        }
+        if let Some(path) = self.include {
+            cmd.args(["--include-path", path]);
+        }
+        for path in self.exclude {
+            cmd.args(["--exclude-path", path]);
+        }
+        let status = cmd
+            .current_dir(paths::xtask())
+            .kill_on_drop(true)
+            .status()
+            .await
+            .with_context(|| format!("could not start {}", schemathesis.display()))?;
+        Ok(status.success())
+    }
+}
+
+/// The pinned schemathesis in xtask's own venv, installed there first if the venv is
+/// missing or was made from other pins. Needs only `python3` with its `venv` module.
+async fn install() -> Result<PathBuf> {
+    let requirements = paths::root().join("xtask/schemathesis-requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements)
+        .with_context(|| format!("reading {}", requirements.display()))?;
+    let venv = paths::xtask().join("venv");
+    let (bin, installed) = (venv.join("bin/schemathesis"), venv.join("installed.txt"));
+    if bin.is_file() && std::fs::read_to_string(&installed).is_ok_and(|pins| pins == wanted) {
+        return Ok(bin);
+    }
+    println!("==> installing schemathesis into {}", venv.display());
+    let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+    step(Command::new(python).args(["-m", "venv", "--clear"]).arg(&venv)).await?;
+    step(
+        Command::new(venv.join("bin/python"))
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .arg("--requirement")
+            .arg(&requirements),
+    )
+    .await?;
+    std::fs::write(&installed, wanted)?;
+    Ok(bin)
+}
+
+async fn step(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .await
+        .with_context(|| format!("could not start {:?}", cmd.as_std().get_program()))?;
+    if !status.success() {
+        bail!("{:?} failed ({status})", cmd.as_std());
+    }
+    Ok(())
+}
