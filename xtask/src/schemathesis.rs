@@ -1,15 +1,14 @@
 //! `cargo xtask schemathesis`: the security and API services on fresh databases, and
-//! schemathesis (the pinned version of `xtask/schemathesis-requirements.txt`, in a venv
-//! under `target/xtask/venv`) against each one's OpenAPI document, once without a token
-//! and once with a valid one. Any server error, or any answer the document does not
+//! schemathesis (the version pinned in `xtask/schemathesis-requirements.txt`, installed
+//! under `target/xtask/schemathesis`) against each one's OpenAPI document, once without a
+//! token and once with a valid one. Any server error, or any answer the document does not
 //! describe, fails the run.
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{ffi::OsString, path::PathBuf, time::Duration};
 
 use anyhow::{bail, Context, Result};
+use reqwest::Method;
+use serde_json::{json, Value};
 use tokio::process::Command;
 
 use crate::{
@@ -66,7 +65,6 @@ pub async fn run_on(pg: &Postgres) -> Result<()> {
     let mut security_cmd = bench::command(&bins[0], security_port, &secrets);
     security_cmd
         .env("DATABASE_URL", pg.database_url(&security_db))
-        .env("MAIL_TRANSPORT", "file")
         .env("MAIL_OUTBOX_DIR", outbox.path())
         // The fuzzer sends thousands of requests from one address: per-client limits would
         // turn most of them into 429 and leave the handlers untested.
@@ -82,8 +80,12 @@ pub async fn run_on(pg: &Postgres) -> Result<()> {
     sup.spawn(api.name, api_cmd)?;
     let result = async {
         for (name, base) in [(security.name, &security_base), (api.name, &api_base)] {
-            sup.wait_ready(name, &format!("{base}/health/ready"), Duration::from_secs(60))
-                .await?;
+            sup.wait_ready(
+                name,
+                &format!("{base}/health/ready"),
+                Duration::from_secs(60),
+            )
+            .await?;
         }
         let auth = Api::new(&security_base, outbox.path(), &service_token)?;
         // A user and a session per service, so that one run cannot spoil the other's.
@@ -91,6 +93,8 @@ pub async fn run_on(pg: &Postgres) -> Result<()> {
         auth.sign_up_all(&users).await?;
         let security_token = auth.log_in(&users[0]).await?.access_token;
         let api_token = auth.log_in(&users[1]).await?.access_token;
+        // With the AVV signed, creating a connection gets past 403 to the checks behind it.
+        sign_avv(&api_base, &api_token).await?;
 
         // Logging out or ending a session (the stateful phase lists the sessions and deletes
         // one) would end the token the other operations use, so with a token those are left
@@ -139,6 +143,41 @@ pub async fn run_on(pg: &Postgres) -> Result<()> {
     result
 }
 
+/// Fills in the company profile and signs the current AVV, as a merchant does first.
+async fn sign_avv(api_base: &str, token: &str) -> Result<()> {
+    let http = bench::api::client()?;
+    let call = |method, path: &'static str, body: Option<Value>| {
+        let mut request = http
+            .request(method, format!("{api_base}{path}"))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await?;
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            if !status.is_success() {
+                bail!("{path}: {status} {body}");
+            }
+            anyhow::Ok(body)
+        }
+    };
+    let profile = json!({
+        "company_name": "Schemathesis GmbH", "street": "Teststraße 1", "postal_code": "10115",
+        "city": "Berlin", "country": "DE", "phone": "+49 30 1234567",
+        "billing_email": "billing@example.com", "billing_name": "Buchhaltung",
+    });
+    call(Method::PUT, "/api/profile", Some(profile)).await?;
+    let avv = call(Method::GET, "/api/profile/avv", None).await?;
+    let signature = json!({
+        "version": avv["version"], "signer_name": "Anna Schmidt",
+        "signer_role": "Geschäftsführerin", "accept": true,
+    });
+    call(Method::POST, "/api/profile/avv-sign", Some(signature)).await?;
+    Ok(())
+}
+
 /// One schemathesis run against one service.
 struct Run<'a> {
     name: &'static str,
@@ -181,18 +220,26 @@ impl<'a> Run<'a> {
     }
 
     /// Runs schemathesis; true if it found nothing.
-    async fn execute(&self, schemathesis: &Path) -> Result<bool> {
+    async fn execute(&self, schemathesis: &Schemathesis) -> Result<bool> {
         println!("==> schemathesis: {}", self.name);
-        let mut cmd = Command::new(schemathesis);
+        let mut cmd = schemathesis.command();
         cmd.arg("--config-file")
             .arg(paths::root().join("xtask/schemathesis.toml"))
             .arg("run")
             .arg(format!("{}/api/openapi.json", self.base))
-            .args(["--checks", "all", "--max-examples", MAX_EXAMPLES, "--seed", SEED])
+            .args([
+                "--checks",
+                "all",
+                "--max-examples",
+                MAX_EXAMPLES,
+                "--seed",
+                SEED,
+            ])
             .args(["--no-color", "--generation-database", "none"])
             .args(["--workers", "1", "--request-timeout", "30"]);
         if let Some(token) = self.token {
-            cmd.arg("--header").arg(format!("Authorization: Bearer {token}"));
+            cmd.arg("--header")
+                .arg(format!("Authorization: Bearer {token}"));
         }
         if let Some(path) = self.include {
             cmd.args(["--include-path", path]);
@@ -205,34 +252,70 @@ impl<'a> Run<'a> {
             .kill_on_drop(true)
             .status()
             .await
-            .with_context(|| format!("could not start {}", schemathesis.display()))?;
+            .with_context(|| format!("could not start {:?}", schemathesis.python))?;
         Ok(status.success())
     }
 }
 
-/// The pinned schemathesis in xtask's own venv, installed there first if the venv is
-/// missing or was made from other pins. Needs only `python3` with its `venv` module.
-async fn install() -> Result<PathBuf> {
+/// Schemathesis as installed by [`install`]: the pinned packages in a directory of their
+/// own, run by the interpreter that installed them.
+struct Schemathesis {
+    python: OsString,
+    packages: PathBuf,
+}
+
+impl Schemathesis {
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.python);
+        // -s: no user site-packages; the pinned packages come first on the path.
+        cmd.args([
+            "-s",
+            "-c",
+            "import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())",
+        ])
+        .env("PYTHONPATH", &self.packages);
+        cmd
+    }
+}
+
+/// The pinned schemathesis, installed under `target/xtask/schemathesis` first if missing or
+/// installed from other pins. `pip install --target` needs neither a venv module nor
+/// write access to the interpreter's own packages, so plain `python3` with pip is enough.
+async fn install() -> Result<Schemathesis> {
     let requirements = paths::root().join("xtask/schemathesis-requirements.txt");
     let wanted = std::fs::read_to_string(&requirements)
         .with_context(|| format!("reading {}", requirements.display()))?;
-    let venv = paths::xtask().join("venv");
-    let (bin, installed) = (venv.join("bin/schemathesis"), venv.join("installed.txt"));
-    if bin.is_file() && std::fs::read_to_string(&installed).is_ok_and(|pins| pins == wanted) {
-        return Ok(bin);
-    }
-    println!("==> installing schemathesis into {}", venv.display());
     let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
-    step(Command::new(python).args(["-m", "venv", "--clear"]).arg(&venv)).await?;
+    let packages = paths::xtask().join("schemathesis");
+    let installed = packages.join("installed-requirements.txt");
+    let found = Schemathesis { python, packages };
+    if std::fs::read_to_string(&installed).is_ok_and(|pins| pins == wanted) {
+        return Ok(found);
+    }
+    println!(
+        "==> installing schemathesis into {}",
+        found.packages.display()
+    );
+    if found.packages.exists() {
+        std::fs::remove_dir_all(&found.packages)?;
+    }
     step(
-        Command::new(venv.join("bin/python"))
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        Command::new(&found.python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["--no-warn-script-location", "--target"])
+            .arg(&found.packages)
             .arg("--requirement")
             .arg(&requirements),
     )
     .await?;
     std::fs::write(&installed, wanted)?;
-    Ok(bin)
+    Ok(found)
 }
 
 async fn step(cmd: &mut Command) -> Result<()> {

@@ -1,5 +1,5 @@
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -40,6 +40,14 @@ pub struct DatabaseArgs {
         default_value_t = 1_500
     )]
     pub acquire_timeout_ms: u64,
+    /// Seconds to wait at start-up for the database to accept connections before giving up
+    /// (a service started beside its database must not fail because it came up first).
+    #[arg(
+        long = "db-startup-wait-secs",
+        env = "DB_STARTUP_WAIT_SECS",
+        default_value_t = 60
+    )]
+    pub startup_wait_secs: u64,
 }
 
 impl fmt::Debug for DatabaseArgs {
@@ -55,6 +63,7 @@ impl fmt::Debug for DatabaseArgs {
             .field("db_user", &self.db_user)
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .field("startup_wait_secs", &self.startup_wait_secs)
             .finish_non_exhaustive()
     }
 }
@@ -90,12 +99,42 @@ impl DatabaseArgs {
     /// A lazily connecting pool: the service starts (and answers `/health/ready` with 503)
     /// even while the database is still coming up. sqlx has no separate connect timeout:
     /// opening a connection (retried while refused) is bounded by the acquire timeout, so
-    /// while the database is away a request fails after at most that long. Idle connections
-    /// are pinged before use (sqlx's default), so the pool recovers as soon as it is back.
+    /// while the database is away a request fails after at most that long. A connection idle
+    /// for a second or more is pinged before use, so the pool recovers as soon as the
+    /// database is back; one in steady use is not (sqlx's default pings on every acquire,
+    /// a round trip per request; a broken connection is still dropped when it is released,
+    /// where sqlx pings it anyway).
     pub fn pool(&self, default_name: &str) -> Result<PgPool, InvalidDatabaseUrl> {
         Ok(PgPoolOptions::new()
             .max_connections(self.max_connections)
             .acquire_timeout(Duration::from_millis(self.acquire_timeout_ms.max(1)))
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= Duration::from_secs(1) {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(self.connect_options(default_name)?))
+    }
+
+    /// Waits until `pool` can open a connection, for at most `DB_STARTUP_WAIT_SECS` while
+    /// the database is unreachable; any other error (a wrong password, say) fails at once.
+    pub async fn wait_until_reachable(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        let deadline = Instant::now() + Duration::from_secs(self.startup_wait_secs);
+        loop {
+            match pool.acquire().await {
+                Ok(_) => return Ok(()),
+                Err(e @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut))
+                    if Instant::now() < deadline =>
+                {
+                    tracing::warn!(error = %e, "the database is not reachable yet; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 }

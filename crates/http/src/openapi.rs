@@ -3,8 +3,8 @@
 //! place so that handlers only document what is their own.
 
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
-use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response};
 use utoipa::{Modify, PartialSchema, ToSchema};
 

@@ -66,7 +66,10 @@ impl RateLimiter {
         let network = crate::network_of(ip);
         self.inner.network.check_key(&network).map_err(refused)?;
         if let IpAddr::V6(v6) = network {
-            self.inner.v6_site.check_key(&site_of(v6)).map_err(refused)?;
+            self.inner
+                .v6_site
+                .check_key(&site_of(v6))
+                .map_err(refused)?;
         }
         Ok(())
     }
@@ -167,10 +170,7 @@ mod tests {
         }
         limiter.check("2001:db8::1".parse().unwrap()).unwrap();
         assert_eq!(limiter.inner.network.len(), 101);
-        spawn_cleanup(
-            Arc::downgrade(&limiter.inner),
-            Duration::from_millis(200),
-        );
+        spawn_cleanup(Arc::downgrade(&limiter.inner), Duration::from_millis(200));
         // Checks alone never clean up: only the timer does, once the cells are replenished.
         tokio::time::sleep(Duration::from_millis(1000)).await;
         assert_eq!(limiter.inner.network.len(), 0);

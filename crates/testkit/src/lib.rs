@@ -1,6 +1,7 @@
 //! Test support for black-box tests of the services.
 
 mod code;
+pub mod openapi;
 mod sign_in;
 mod smtp_sink;
 mod tcp_proxy;

@@ -53,6 +53,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = config.database.pool(DEFAULT_DATABASE)?;
+    config
+        .database
+        .wait_until_reachable(&db)
+        .await
+        .context("connecting to the database")?;
     MIGRATOR
         .run(&db)
         .await

@@ -94,7 +94,7 @@ async fn openapi_document_lists_every_endpoint(db: PgPool) {
         ("/api/connections", &["get", "post"]),
         ("/api/connections/{id}", &["get", "patch", "delete"]),
         ("/api/products", &["get", "post"]),
-        ("/api/products/{id}", &["put", "delete"]),
+        ("/api/products/{id}", &["get", "put", "delete"]),
         ("/api/products/bulk", &["post"]),
         ("/api/products/import", &["post"]),
         ("/api/products/export", &["get"]),

@@ -265,7 +265,12 @@ async fn tenancy_is_in_the_schema_and_a_racing_delete_is_a_conflict(db: PgPool) 
         .unwrap()
         .is_foreign_key_violation());
 
-    // A create that checked the connection while a delete of it is under way: 409, not 500.
+    let mut body = product_body("OLD-1", "Schon da", 100, 1);
+    body["connection_id"] = json!(connection);
+    let existing = stack.product(&anna.access_token, body.clone()).await;
+
+    // A create that checked the connection while a delete of it is under way: 409, not 500;
+    // an update of one of its products: 404, as the product went with it.
     let mut delete = db.begin().await.unwrap();
     sqlx::query("DELETE FROM connections WHERE id = $1")
         .bind(connection_id)
@@ -293,9 +298,22 @@ async fn tenancy_is_in_the_schema_and_a_racing_delete_is_a_conflict(db: PgPool) 
             ))
             .send(),
     );
+    let update = tokio::spawn(
+        stack
+            .http
+            .put(stack.url(&format!(
+                "/api/products/{}",
+                existing["id"].as_str().unwrap()
+            )))
+            .bearer_auth(&anna.access_token)
+            .json(&body)
+            .send(),
+    );
     someone_waits_for_a_lock(&db).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await; // both get there
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await; // all get there
     delete.commit().await.unwrap();
+    let res = update.await.unwrap().unwrap();
+    assert_eq!(error_code(res).await, "not_found");
     for request in [create, import] {
         let res = request.await.unwrap().unwrap();
         assert_eq!(res.status(), StatusCode::CONFLICT);

@@ -23,7 +23,11 @@ impl Background {
     pub fn start(state: &AppState, config: &Config) -> Self {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        let worker = Worker::new(state.db.clone(), state.mail.clone(), config.delivery.clone());
+        let worker = Worker::new(
+            state.db.clone(),
+            state.mail.clone(),
+            config.delivery.clone(),
+        );
         tasks.spawn(worker.run(stopped.clone()));
         tasks.spawn(prune_periodically(
             state.db.clone(),

@@ -49,10 +49,15 @@ pub async fn canonical_emails(tx: &mut PgConnection) -> anyhow::Result<()> {
     for row in rows {
         match Email::parse(&row.email) {
             Ok(email) if email.as_str() != row.email => {
-                groups.entry(email.as_str().to_owned()).or_default().push(row);
+                groups
+                    .entry(email.as_str().to_owned())
+                    .or_default()
+                    .push(row);
             }
             Ok(_) => {}
-            Err(_) => tracing::warn!(user_id = %row.id, "stored email is not a valid address; left as it is"),
+            Err(_) => {
+                tracing::warn!(user_id = %row.id, "stored email is not a valid address; left as it is")
+            }
         }
     }
     for (canonical, mut accounts) in groups {
@@ -85,7 +90,11 @@ pub async fn canonical_emails(tx: &mut PgConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn disable_duplicate(tx: &mut PgConnection, account: &Account, kept: Uuid) -> sqlx::Result<()> {
+async fn disable_duplicate(
+    tx: &mut PgConnection,
+    account: &Account,
+    kept: Uuid,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE users SET email = id::text || '@duplicate.invalid', is_active = false, updated_at = now()
           WHERE id = $1",

@@ -70,6 +70,11 @@ pub async fn run(
 /// The service's database pool, migrated to the current schema.
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     let db = config.database.pool(DEFAULT_DATABASE)?;
+    config
+        .database
+        .wait_until_reachable(&db)
+        .await
+        .context("connecting to the database")?;
     MIGRATOR
         .run(&db)
         .await

@@ -11,7 +11,10 @@ use uuid::Uuid;
 
 async fn register(app: &TestApp, email: &str) -> (StatusCode, Value) {
     let res = app
-        .post("/api/auth/register", json!({ "email": email, "password": PASSWORD, "full_name": "Anna Schmidt" }))
+        .post(
+            "/api/auth/register",
+            json!({ "email": email, "password": PASSWORD, "full_name": "Anna Schmidt" }),
+        )
         .await;
     (res.status(), res.json().await.unwrap())
 }
@@ -31,14 +34,24 @@ async fn one_account_for(db: PgPool, first: &str, second: &str, stored: &str) {
     assert_eq!(register(&app, first).await, fresh);
     let code = app.code_for(stored).await;
     let res = app
-        .post("/api/auth/verify-email", json!({ "email": second, "code": code }))
+        .post(
+            "/api/auth/verify-email",
+            json!({ "email": second, "code": code }),
+        )
         .await;
     expect(res, StatusCode::OK).await;
 
-    assert_eq!(register(&app, second).await, fresh, "answers like a taken address");
+    assert_eq!(
+        register(&app, second).await,
+        fresh,
+        "answers like a taken address"
+    );
     assert_eq!(accounts(&db).await, [stored, "someone-else@example.de"]);
     // The owner is told someone tried to sign up with their address.
-    let notice = app.sink.wait_for(stored, std::time::Duration::from_secs(10)).await;
+    let notice = app
+        .sink
+        .wait_for(stored, std::time::Duration::from_secs(10))
+        .await;
     assert!(!notice.text.is_empty());
 
     // The password step succeeds with either spelling (the second within the resend
@@ -50,8 +63,13 @@ async fn one_account_for(db: PgPool, first: &str, second: &str, stored: &str) {
 
 #[sqlx::test]
 async fn an_idn_domain_and_its_punycode_are_one_account(db: PgPool) {
-    one_account_for(db, "acc@bücher.test", "ACC@xn--bcher-kva.test", "acc@xn--bcher-kva.test")
-        .await;
+    one_account_for(
+        db,
+        "acc@bücher.test",
+        "ACC@xn--bcher-kva.test",
+        "acc@xn--bcher-kva.test",
+    )
+    .await;
 }
 
 #[sqlx::test]
@@ -98,7 +116,10 @@ async fn existing_rows_are_rewritten_once_and_duplicates_disabled(db: PgPool) {
     security::data_migrations::run(&db).await.unwrap();
 
     // The verified account keeps the address; the other is disabled and moved aside.
-    assert_eq!(user(&db, verified).await, ("acc@xn--bcher-kva.test".into(), true));
+    assert_eq!(
+        user(&db, verified).await,
+        ("acc@xn--bcher-kva.test".into(), true)
+    );
     assert_eq!(
         user(&db, older_unverified).await,
         (format!("{older_unverified}@duplicate.invalid"), false)
@@ -110,9 +131,15 @@ async fn existing_rows_are_rewritten_once_and_duplicates_disabled(db: PgPool) {
         .unwrap();
     assert_eq!(kind, "duplicate_email_disabled");
     // Without a verified one, the oldest keeps it.
-    assert_eq!(user(&db, nfd_a).await, ("m\u{fc}ller@xn--bcher-kva.test".into(), true));
+    assert_eq!(
+        user(&db, nfd_a).await,
+        ("m\u{fc}ller@xn--bcher-kva.test".into(), true)
+    );
     assert!(!user(&db, nfc_b).await.1);
-    assert_eq!(user(&db, nfd_only).await, ("j\u{fc}rgen@example.de".into(), true));
+    assert_eq!(
+        user(&db, nfd_only).await,
+        ("j\u{fc}rgen@example.de".into(), true)
+    );
     assert_eq!(user(&db, ascii).await, ("plain@example.de".into(), true));
 
     // It runs once: a row written in the old spelling later is not touched again.

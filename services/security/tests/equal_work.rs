@@ -17,22 +17,39 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
-/// The first word of every SQL statement run inside an HTTP request's span.
+/// What every SQL statement run inside an HTTP request's span does: `write`, `read`, or the
+/// transaction control statement itself.
 #[derive(Clone, Default)]
 struct Statements(Arc<Mutex<Vec<String>>>);
 
-struct Summary(Option<String>);
+/// The statement's text (sqlx logs a short summary, and the whole text when it is longer).
+#[derive(Default)]
+struct Sql(String);
 
-impl Visit for Summary {
+impl Visit for Sql {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "summary" {
-            self.0 = Some(value.to_owned());
+        if matches!(field.name(), "summary" | "db.statement") {
+            self.0.push_str(value);
+            self.0.push(' ');
         }
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "summary" {
-            self.0 = Some(format!("{value:?}").trim_matches('"').to_owned());
-        }
+        self.record_str(field, format!("{value:?}").trim_matches('"'));
+    }
+}
+
+fn kind_of(sql: &str) -> String {
+    let sql = sql.to_uppercase();
+    let first = sql.split_whitespace().next().unwrap_or("");
+    if matches!(first, "BEGIN" | "COMMIT" | "ROLLBACK") {
+        first.to_owned()
+    } else if ["INSERT ", "UPDATE ", "DELETE "]
+        .iter()
+        .any(|w| sql.contains(w))
+    {
+        "write".to_owned()
+    } else {
+        "read".to_owned()
     }
 }
 
@@ -44,15 +61,10 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Statements {
         let in_request = ctx
             .event_scope(event)
             .is_some_and(|mut spans| spans.any(|span| span.name() == "request"));
-        let mut summary = Summary(None);
-        event.record(&mut summary);
-        if let (true, Some(summary)) = (in_request, summary.0) {
-            let verb = summary
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_uppercase();
-            self.0.lock().unwrap().push(verb);
+        if in_request {
+            let mut sql = Sql::default();
+            event.record(&mut sql);
+            self.0.lock().unwrap().push(kind_of(&sql.0));
         }
     }
 }

@@ -16,10 +16,12 @@ use sqlx::PgPool;
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn outbox(db: &PgPool) -> Vec<(String, String, Option<String>, i32)> {
-    sqlx::query_as("SELECT recipient, status, body, attempts FROM mail_outbox ORDER BY created_at, id")
-        .fetch_all(db)
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "SELECT recipient, status, body, attempts FROM mail_outbox ORDER BY created_at, id",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap()
 }
 
 /// Waits until no mail is pending.
@@ -40,9 +42,16 @@ async fn settled(db: &PgPool) {
 
 async fn register(app: &TestApp, email: &str) -> Value {
     let res = app
-        .post("/api/auth/register", json!({ "email": email, "password": PASSWORD, "full_name": "Anna Schmidt" }))
+        .post(
+            "/api/auth/register",
+            json!({ "email": email, "password": PASSWORD, "full_name": "Anna Schmidt" }),
+        )
         .await;
-    expect(res, StatusCode::ACCEPTED).await.json().await.unwrap()
+    expect(res, StatusCode::ACCEPTED)
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 #[sqlx::test]
@@ -68,7 +77,10 @@ async fn mail_committed_with_its_code_survives_a_restart_and_is_delivered_over_s
     let second = TestApp::spawn(db.clone()).await;
     let code = second.code_for("anna@example.de").await;
     let res = second
-        .post("/api/auth/verify-email", json!({ "email": "anna@example.de", "code": code }))
+        .post(
+            "/api/auth/verify-email",
+            json!({ "email": "anna@example.de", "code": code }),
+        )
         .await;
     expect(res, StatusCode::OK).await;
     settled(&db).await;
@@ -94,7 +106,10 @@ async fn mail_is_sent_promptly_after_commit(db: PgPool) {
 async fn a_failing_smtp_server_is_retried(db: PgPool) {
     let (app, proxy) = TestApp::spawn_with_smtp_proxy(
         db.clone(),
-        &["--auth-rate-limit-per-minute=100000", "--mail-retry-base-secs=0.2"],
+        &[
+            "--auth-rate-limit-per-minute=100000",
+            "--mail-retry-base-secs=0.2",
+        ],
     )
     .await;
     proxy.cut();
@@ -180,7 +195,10 @@ async fn mail_past_the_platform_budget_is_dropped_with_the_same_answers(db: PgPo
     let verified = app.sink.messages()[0].to[0].clone();
     let code = extract_code(&app.sink.wait_for(&verified, WAIT).await.text);
     let res = app
-        .post("/api/auth/verify-email", json!({ "email": verified, "code": code }))
+        .post(
+            "/api/auth/verify-email",
+            json!({ "email": verified, "code": code }),
+        )
         .await;
     expect(res, StatusCode::OK).await;
     app.login_ticket(&verified, PASSWORD).await;

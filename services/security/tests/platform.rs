@@ -55,6 +55,20 @@ async fn health_and_openapi(db: PgPool) {
             "{path} missing from the OpenAPI document"
         );
     }
+    assert_eq!(
+        sm_testkit::openapi::undocumented_answers(&doc),
+        Vec::<String>::new()
+    );
+    let anonymous = |method, path| sm_testkit::openapi::is_anonymous(&doc, method, path);
+    assert!(anonymous("get", "/health/ready"));
+    assert!(anonymous("post", "/api/auth/login"));
+    assert!(!anonymous("get", "/api/auth/me"));
+    let register = &doc["components"]["schemas"]["RegisterRequest"]["properties"];
+    let password = &register["password"];
+    assert_eq!(
+        (&password["minLength"], &password["maxLength"]),
+        (&json!(8), &json!(128))
+    );
 }
 
 #[sqlx::test(migrator = "security::MIGRATOR")]

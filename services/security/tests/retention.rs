@@ -96,7 +96,7 @@ async fn prune_removes_only_what_is_past_its_retention(db: PgPool) {
         .fetch_all(&db)
         .await
         .unwrap();
-    let kept: Vec<Uuid> = [3, 4, 5].map(|n| Uuid::from_u128(n)).to_vec();
+    let kept: Vec<Uuid> = [3, 4, 5].map(Uuid::from_u128).to_vec();
     assert_eq!(sessions, kept);
     let tokens: Vec<Vec<u8>> =
         sqlx::query_scalar("SELECT token_hash FROM refresh_tokens ORDER BY token_hash")
@@ -104,10 +104,11 @@ async fn prune_removes_only_what_is_past_its_retention(db: PgPool) {
             .await
             .unwrap();
     assert_eq!(tokens, [vec![6], vec![7]]);
-    let statuses: Vec<String> = sqlx::query_scalar("SELECT status FROM mail_outbox ORDER BY status")
-        .fetch_all(&db)
-        .await
-        .unwrap();
+    let statuses: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM mail_outbox ORDER BY status")
+            .fetch_all(&db)
+            .await
+            .unwrap();
     assert_eq!(statuses, ["failed", "pending"]);
     let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM security_events")
         .fetch_all(&db)

@@ -9,7 +9,7 @@ async fn probe(db: PgPool) {
     let app = TestApp::spawn(db).await;
     app.verified_user("known@example.de").await;
     let mut new = Vec::new(); let mut taken = Vec::new(); let mut rk = Vec::new(); let mut ru = Vec::new();
-    for i in 0..25 {
+    for i in 0..80 {
         let t = Instant::now();
         app.post("/api/auth/register", json!({"email": format!("n{i}@example.de"), "password": PASSWORD, "full_name": "A"})).await;
         new.push(t.elapsed().as_secs_f64()*1000.0);

@@ -145,10 +145,10 @@ pub async fn summary(
         tz: &tz,
         currency: &currency,
     };
-    let totals = db::analytics::totals(&state.db, &period).await?;
-    let by_channel = db::analytics::by_channel(&state.db, &period).await?;
-    let by_day = db::analytics::by_day(&state.db, &period).await?;
-    let top = db::analytics::top_products(&state.db, &period, 10).await?;
+    let totals = db::analytics::totals(&mut *tx, &period).await?;
+    let by_channel = db::analytics::by_channel(&mut *tx, &period).await?;
+    let by_day = db::analytics::by_day(&mut *tx, &period).await?;
+    let top = db::analytics::top_products(&mut *tx, &period, 10).await?;
     tx.commit().await?;
     Ok(Json(Summary {
         from,

@@ -27,6 +27,7 @@ pub struct ConnectionView {
     pub shop_name: String,
     /// Enough to recognise the credentials; they are never returned.
     pub credentials_hint: String,
+    #[schema(value_type = Object)]
     pub settings: serde_json::Value,
     /// pending, active, error or paused.
     pub status: String,
@@ -124,7 +125,9 @@ pub struct CreateConnection {
     /// client_secret, region (eu), marketplace_id (A1PA6795UKMFR9). Kaufland: client_key,
     /// secret_key, storefront (de).
     pub credentials: CredentialsInput,
+    /// A JSON object of at most 16 KiB.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub settings: Option<serde_json::Value>,
 }
 
@@ -184,6 +187,8 @@ pub struct UpdateConnection {
     /// 1 to 100 characters.
     #[schema(min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub shop_name: Option<String>,
+    /// A JSON object of at most 16 KiB.
+    #[schema(value_type = Option<Object>)]
     pub settings: Option<serde_json::Value>,
 }
 

@@ -110,7 +110,11 @@ async fn delete_batched(
     );
     let mut total = 0;
     loop {
-        let deleted = sqlx::query(&sql).bind(arg).execute(db).await?.rows_affected();
+        let deleted = sqlx::query(&sql)
+            .bind(arg)
+            .execute(db)
+            .await?
+            .rows_affected();
         total += deleted;
         if deleted < BATCH as u64 {
             return Ok(total);

@@ -90,9 +90,15 @@ mod tests {
         let canonical = |raw: &str| Email::parse(raw).unwrap().as_str().to_owned();
         // IDNA: the Unicode domain and its punycode are one domain.
         assert_eq!(canonical("acc@bücher.test"), "acc@xn--bcher-kva.test");
-        assert_eq!(canonical("acc@xn--bcher-kva.test"), "acc@xn--bcher-kva.test");
+        assert_eq!(
+            canonical("acc@xn--bcher-kva.test"),
+            "acc@xn--bcher-kva.test"
+        );
         assert_eq!(canonical("ACC@BÜCHER.TEST"), "acc@xn--bcher-kva.test");
-        assert_eq!(canonical("ACC@XN--BCHER-KVA.TEST"), "acc@xn--bcher-kva.test");
+        assert_eq!(
+            canonical("ACC@XN--BCHER-KVA.TEST"),
+            "acc@xn--bcher-kva.test"
+        );
         // NFC: a precomposed ü and u + combining diaeresis are one character.
         let nfc = "j\u{fc}rgen@example.de";
         let nfd = "j\u{75}\u{308}rgen@example.de";

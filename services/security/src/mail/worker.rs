@@ -97,7 +97,7 @@ impl Worker {
         match self.send(&due).await {
             Ok(()) => {
                 db::mail_outbox::finish(&mut tx, due.id, "sent", None).await?;
-                tracing::info!(mail_id = %due.id, kind = %due.kind, to = %due.recipient, "mail delivered");
+                tracing::debug!(mail_id = %due.id, kind = %due.kind, "mail delivered");
             }
             Err(error) if due.attempts + 1 >= self.config.max_attempts => {
                 db::mail_outbox::finish(&mut tx, due.id, "failed", Some(&error)).await?;
@@ -137,8 +137,10 @@ impl Worker {
     async fn take_budget(&self) -> sqlx::Result<bool> {
         let per_minute = self.config.budget_per_minute;
         let per_hour = self.config.budget_per_hour;
-        Ok(db::budgets::take(&self.db, BUDGET_PER_MINUTE, per_minute, 60).await?
-            && db::budgets::take(&self.db, BUDGET_PER_HOUR, per_hour, 3600).await?)
+        Ok(
+            db::budgets::take(&self.db, BUDGET_PER_MINUTE, per_minute, 60).await?
+                && db::budgets::take(&self.db, BUDGET_PER_HOUR, per_hour, 3600).await?,
+        )
     }
 
     /// The wait after the `attempts + 1`th failure: the base, doubled per earlier failure.

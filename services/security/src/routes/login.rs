@@ -131,12 +131,21 @@ pub async fn login(
     if method == "email" {
         // Within the resend cooldown the code mailed a moment ago stays valid.
         let cooldown = codes::RESEND_COOLDOWN_SECS;
-        if let Some(code) = codes::issue_in(&state, &mut *tx, user.id, Purpose::Login, cooldown).await? {
+        if let Some(code) =
+            codes::issue_in(&state, &mut *tx, user.id, Purpose::Login, cooldown).await?
+        {
             let language = Language::from_db(&user.language);
             let (to, name) = (&user.email, &user.full_name);
             state
                 .mail
-                .queue(&mut *tx, MailKind::LoginCode, language, to, name, Some(&code))
+                .queue(
+                    &mut *tx,
+                    MailKind::LoginCode,
+                    language,
+                    to,
+                    name,
+                    Some(&code),
+                )
                 .await?;
         }
     }

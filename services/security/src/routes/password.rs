@@ -143,7 +143,8 @@ pub struct ChangePasswordRequest {
 /// Changes the password (the current one is required) and ends every other session.
 #[utoipa::path(post, path = "/api/auth/change-password", tag = "password", security(("bearer" = [])), request_body = ChangePasswordRequest,
     responses((status = 200, body = PasswordStatus), (status = 401, body = sm_http::ErrorBody),
-              (status = 403, description = "wrong_password", body = sm_http::ErrorBody), (status = 422, body = sm_http::ErrorBody)))]
+              (status = 403, description = "wrong_password", body = sm_http::ErrorBody), (status = 422, body = sm_http::ErrorBody),
+              (status = 429, description = "too_many_requests: too many password or code attempts from this network", body = sm_http::ErrorBody)))]
 pub async fn change(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -68,7 +68,8 @@ fn totp_for(state: &AppState, user: &UserRow, secret: Vec<u8>) -> Result<Totp> {
 /// `/api/auth/totp/enable` confirms a code from the app.
 #[utoipa::path(post, path = "/api/auth/totp/setup", tag = "totp", security(("bearer" = [])), request_body = PasswordConfirmation,
     responses((status = 200, body = TotpSetupResponse), (status = 401, body = sm_http::ErrorBody),
-              (status = 403, description = "wrong_password", body = sm_http::ErrorBody), (status = 409, description = "totp_already_enabled", body = sm_http::ErrorBody)))]
+              (status = 403, description = "wrong_password", body = sm_http::ErrorBody), (status = 409, description = "totp_already_enabled", body = sm_http::ErrorBody),
+              (status = 429, description = "too_many_requests: too many password or code attempts from this network", body = sm_http::ErrorBody)))]
 pub async fn setup(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -102,7 +103,8 @@ pub async fn setup(
 /// Turns TOTP on with a first code from the app; answers the ten recovery codes (shown once).
 #[utoipa::path(post, path = "/api/auth/totp/enable", tag = "totp", security(("bearer" = [])), request_body = TotpCodeRequest,
     responses((status = 200, body = RecoveryCodesResponse), (status = 400, description = "invalid_code", body = sm_http::ErrorBody),
-              (status = 409, description = "totp_not_set_up or totp_already_enabled", body = sm_http::ErrorBody)))]
+              (status = 409, description = "totp_not_set_up or totp_already_enabled", body = sm_http::ErrorBody),
+              (status = 429, description = "too_many_requests: too many password or code attempts from this network", body = sm_http::ErrorBody)))]
 pub async fn enable(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -155,7 +157,8 @@ pub async fn enable(
 
 /// Turns TOTP off (the password is required); logins go back to mailed codes.
 #[utoipa::path(post, path = "/api/auth/totp/disable", tag = "totp", security(("bearer" = [])), request_body = PasswordConfirmation,
-    responses((status = 204, description = "TOTP off"), (status = 403, description = "wrong_password", body = sm_http::ErrorBody)))]
+    responses((status = 204, description = "TOTP off"), (status = 403, description = "wrong_password", body = sm_http::ErrorBody),
+              (status = 429, description = "too_many_requests: too many password or code attempts from this network", body = sm_http::ErrorBody)))]
 pub async fn disable(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -183,7 +186,8 @@ pub async fn disable(
 /// Replaces the recovery codes with ten new ones (the password is required).
 #[utoipa::path(post, path = "/api/auth/totp/recovery-codes", tag = "totp", security(("bearer" = [])), request_body = PasswordConfirmation,
     responses((status = 200, body = RecoveryCodesResponse), (status = 403, description = "wrong_password", body = sm_http::ErrorBody),
-              (status = 409, description = "totp_not_enabled", body = sm_http::ErrorBody)))]
+              (status = 409, description = "totp_not_enabled", body = sm_http::ErrorBody),
+              (status = 429, description = "too_many_requests: too many password or code attempts from this network", body = sm_http::ErrorBody)))]
 pub async fn regenerate_recovery_codes(
     State(state): State<AppState>,
     auth: AuthUser,
