@@ -31,16 +31,16 @@ const SEED: &str = "20251125";
 /// Runs on the Postgres xtask finds by itself.
 pub async fn run() -> Result<()> {
     let mut stop = StopSignal::listen()?;
+    let schemathesis = install().await?;
     let pg = Postgres::find().await?;
     tokio::select! {
-        result = run_on(&pg) => result,
+        result = run_on(&pg, &schemathesis) => result,
         () = stop.recv() => bail!("interrupted"),
     }
 }
 
 /// Runs against `pg`, where it makes (and remakes) databases of its own.
-pub async fn run_on(pg: &Postgres) -> Result<()> {
-    let schemathesis = install().await?;
+pub async fn run_on(pg: &Postgres, schemathesis: &Schemathesis) -> Result<()> {
     let [security, api] = ["security", "api"].map(services::get);
     let [security_db, api_db] =
         [security, api].map(|svc| format!("{}_schemathesis", svc.database.unwrap_or(svc.name)));
@@ -119,7 +119,7 @@ pub async fn run_on(pg: &Postgres) -> Result<()> {
         ];
         let mut failed = Vec::new();
         for run in &runs {
-            if !run.execute(&schemathesis).await? {
+            if !run.execute(schemathesis).await? {
                 failed.push(run.name);
             }
         }
@@ -259,7 +259,7 @@ impl<'a> Run<'a> {
 
 /// Schemathesis as installed by [`install`]: the pinned packages in a directory of their
 /// own, run by the interpreter that installed them.
-struct Schemathesis {
+pub struct Schemathesis {
     python: OsString,
     packages: PathBuf,
 }
@@ -281,7 +281,7 @@ impl Schemathesis {
 /// The pinned schemathesis, installed under `target/xtask/schemathesis` first if missing or
 /// installed from other pins. `pip install --target` needs neither a venv module nor
 /// write access to the interpreter's own packages, so plain `python3` with pip is enough.
-async fn install() -> Result<Schemathesis> {
+pub async fn install() -> Result<Schemathesis> {
     let requirements = paths::root().join("xtask/schemathesis-requirements.txt");
     let wanted = std::fs::read_to_string(&requirements)
         .with_context(|| format!("reading {}", requirements.display()))?;

@@ -8,6 +8,8 @@ use crate::{cargo, postgres::Postgres, process::StopSignal, schemathesis};
 pub async fn run(no_lint: bool) -> Result<()> {
     // Catch Ctrl-C so that a private Postgres cluster is still stopped on the way out.
     let _stop = StopSignal::listen()?;
+    // First, so that a machine without Python and pip fails at once, not after the suites.
+    let schemathesis = schemathesis::install().await?;
     if !no_lint {
         cargo::run(&["fmt", "--all", "--", "--check"], &[]).await?;
         cargo::run(
@@ -35,7 +37,7 @@ pub async fn run(no_lint: bool) -> Result<()> {
         cargo::run(&["test", "--workspace"], &env).await?;
     }
     // The services as outside clients see them: every answer as their documents say.
-    schemathesis::run_on(&pg).await
+    schemathesis::run_on(&pg, &schemathesis).await
 }
 
 async fn has_nextest() -> bool {

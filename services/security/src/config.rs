@@ -282,7 +282,62 @@ impl AuthConfig {
         if self.service_token.expose_secret().len() < 32 {
             return Err("SERVICE_TOKEN must be at least 32 characters".into());
         }
+        // The bounds must admit the hashes this service makes itself.
+        use crate::crypto::password::{ITERATIONS, MEMORY_KIB, PARALLELISM};
+        for (name, bound, used) in [
+            (
+                "PASSWORD_HASH_MAX_MEMORY_KIB",
+                self.password_hash_max_memory_kib,
+                MEMORY_KIB,
+            ),
+            (
+                "PASSWORD_HASH_MAX_ITERATIONS",
+                self.password_hash_max_iterations,
+                ITERATIONS,
+            ),
+            (
+                "PASSWORD_HASH_MAX_PARALLELISM",
+                self.password_hash_max_parallelism,
+                PARALLELISM,
+            ),
+        ] {
+            if bound < used {
+                return Err(format!(
+                    "{name} must be at least {used}, what new hashes use"
+                ));
+            }
+        }
         Keyring::parse(self.totp_encryption_key.expose_secret())
             .map_err(|e| format!("TOTP_ENCRYPTION_KEY: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(extra: &[&str]) -> Config {
+        let mut args = vec![
+            "security",
+            "--jwt-secret=0123456789abcdef0123456789abcdef",
+            "--service-token=0123456789abcdef0123456789abcdef",
+            "--totp-encryption-key=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        ];
+        args.extend_from_slice(extra);
+        Config::try_parse_from(args).unwrap()
+    }
+
+    #[test]
+    fn hash_bounds_must_admit_the_hashes_the_service_makes() {
+        assert!(config(&[]).auth.validate().is_ok());
+        let low = config(&["--password-hash-max-memory-kib=1024"])
+            .auth
+            .validate();
+        assert!(low.unwrap_err().contains("PASSWORD_HASH_MAX_MEMORY_KIB"));
+        let low = config(&["--password-hash-max-iterations=1"])
+            .auth
+            .validate();
+        assert!(low.unwrap_err().contains("PASSWORD_HASH_MAX_ITERATIONS"));
     }
 }

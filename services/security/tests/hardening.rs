@@ -439,3 +439,33 @@ async fn whoever_proves_the_mailbox_decides_the_password(db: PgPool) {
     );
     app.login_ticket(email, owner_password).await;
 }
+
+#[sqlx::test(migrator = "security::MIGRATOR")]
+async fn a_reset_request_answers_before_looking_anything_up(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let email = "known@example.de";
+    app.verified_user(email).await;
+    // While the users table cannot be read, the answer for a known and an unknown address
+    // still comes at once: it waits for no lookup, so it cannot take longer for either.
+    let mut lock = app.db.begin().await.unwrap();
+    sqlx::query("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    for address in [email, "nobody@example.de"] {
+        let answer = tokio::time::timeout(
+            Duration::from_secs(3),
+            app.post(
+                "/api/auth/password-reset/request",
+                json!({ "email": address }),
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the answer for {address} waited for the database"));
+        expect(answer, StatusCode::ACCEPTED).await;
+    }
+    lock.rollback().await.unwrap();
+    // The work still happens: the owner gets the code.
+    let code = app.code_for(email).await;
+    assert_eq!(code.len(), 6);
+}

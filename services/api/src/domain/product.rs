@@ -28,10 +28,20 @@ pub fn currency_codes() -> utoipa::openapi::Object {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ProductInput {
     /// 1 to 100 characters, no control characters.
-    #[schema(example = "TSHIRT-BLK-M", min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(
+        example = "TSHIRT-BLK-M",
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub sku: String,
     /// 1 to 500 characters, no control characters.
-    #[schema(example = "T-Shirt schwarz, M", min_length = 1, max_length = 500, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(
+        example = "T-Shirt schwarz, M",
+        min_length = 1,
+        max_length = 500,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub title: String,
     /// Up to 20,000 characters.
     #[serde(default)]

@@ -25,7 +25,11 @@ pub struct SummaryParams {
     #[param(pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     pub to: Option<NaiveDate>,
     /// IANA time zone the days are counted in (default Europe/Berlin).
-    #[param(example = "Europe/Berlin", max_length = 64, pattern = "^[A-Za-z0-9/_+-]+$")]
+    #[param(
+        example = "Europe/Berlin",
+        max_length = 64,
+        pattern = "^[A-Za-z0-9/_+-]+$"
+    )]
     pub tz: Option<String>,
     /// Only orders in this ISO 4217 currency (default EUR); amounts are in its cents.
     #[param(schema_with = crate::domain::product::currency_codes)]

@@ -119,7 +119,12 @@ pub async fn get_one(
 pub struct CreateConnection {
     pub platform: Platform,
     /// 1 to 100 characters.
-    #[schema(example = "Mein Shopify-Shop", min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(
+        example = "Mein Shopify-Shop",
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub shop_name: String,
     /// Shopify: shop_domain, access_token. Amazon: seller_id, refresh_token, client_id,
     /// client_secret, region (eu), marketplace_id (A1PA6795UKMFR9). Kaufland: client_key,
@@ -185,7 +190,11 @@ pub async fn create(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateConnection {
     /// 1 to 100 characters.
-    #[schema(min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub shop_name: Option<String>,
     /// A JSON object of at most 16 KiB.
     #[schema(value_type = Option<Object>)]

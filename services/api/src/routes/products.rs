@@ -77,7 +77,9 @@ pub struct ListParams {
     #[param(max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub q: Option<String>,
     /// A connection's id, or `none` for cockpit-only products.
-    #[param(pattern = "^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$")]
+    #[param(
+        pattern = "^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     pub connection_id: Option<String>,
     /// Only products whose stock is at or below `low_stock_threshold`.
     pub low_stock: Option<bool>,
@@ -498,7 +500,9 @@ fn upsert_columns(rows: Vec<product_csv::ImportRow>) -> UpsertRows {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ExportParams {
     /// A connection's id, or `none` for cockpit-only products; all when absent.
-    #[param(pattern = "^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$")]
+    #[param(
+        pattern = "^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     pub connection_id: Option<String>,
 }
 

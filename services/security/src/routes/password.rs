@@ -5,6 +5,7 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sm_http::Json;
 use sqlx::PgConnection;
+use tracing::Instrument;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -39,44 +40,15 @@ pub async fn request_reset(
 ) -> Result<(StatusCode, Json<Accepted>)> {
     state.limits.reset.check(client.ip)?;
     if let Ok(email) = Email::parse(&req.email) {
-        // Known and unknown addresses run the same statements before the answer: the lookup,
-        // the code (or a stand-in), an audit event, the mail (or a stand-in), one commit.
-        let stand_in_key = |what: &[u8]| state.budget_keys.hash(&[what, email.as_str().as_bytes()]);
-        let mut tx = state.db.begin().await?;
-        let user = db::users::find_by_email(&mut *tx, email.as_str())
-            .await?
-            .filter(|u| u.is_active);
-        let code = match &user {
-            Some(user) => {
-                let cooldown = codes::RESEND_COOLDOWN_SECS;
-                codes::issue_in(&state, &mut *tx, user.id, Purpose::PasswordReset, cooldown).await?
-            }
-            None => {
-                db::budgets::stand_in(&mut *tx, &stand_in_key(b"reset_code_stand_in")).await?;
-                None
+        // Whether the address has an account must not show in the answer, nor in how long it
+        // takes: the answer goes out before anything is looked up, and the code and its mail
+        // are made in the background (in one transaction, so both exist or neither).
+        let work = async move {
+            if let Err(e) = issue_reset_code(&state, &email, &client).await {
+                tracing::error!(error = %e, "could not issue a password-reset code");
             }
         };
-        db::audit::record(
-            &mut *tx,
-            user.as_ref().map(|u| u.id),
-            "password_reset_requested",
-            Some(client.ip),
-            client.user_agent.as_deref(),
-            serde_json::json!({}),
-        )
-        .await?;
-        if let (Some(user), Some(code)) = (&user, code) {
-            let language = Language::from_db(&user.language);
-            let (to, name) = (&user.email, &user.full_name);
-            let kind = MailKind::PasswordReset;
-            state
-                .mail
-                .queue(&mut *tx, kind, language, to, name, Some(&code))
-                .await?;
-        } else {
-            db::budgets::stand_in(&mut *tx, &stand_in_key(b"reset_mail_stand_in")).await?;
-        }
-        tx.commit().await?;
+        tokio::spawn(work.instrument(tracing::Span::current()));
     }
     Ok((
         StatusCode::ACCEPTED,
@@ -85,6 +57,40 @@ pub async fn request_reset(
             message: "If the address belongs to an account, a reset code is on its way.",
         }),
     ))
+}
+
+/// Issues a reset code and queues its mail, if the address belongs to an active account
+/// (within the resend cooldown the code mailed a moment ago stays valid).
+async fn issue_reset_code(state: &AppState, email: &Email, client: &ClientInfo) -> Result<()> {
+    let mut tx = state.db.begin().await?;
+    let user = db::users::find_by_email(&mut *tx, email.as_str())
+        .await?
+        .filter(|u| u.is_active);
+    db::audit::record(
+        &mut *tx,
+        user.as_ref().map(|u| u.id),
+        "password_reset_requested",
+        Some(client.ip),
+        client.user_agent.as_deref(),
+        serde_json::json!({}),
+    )
+    .await?;
+    if let Some(user) = user {
+        let cooldown = codes::RESEND_COOLDOWN_SECS;
+        let code =
+            codes::issue_in(state, &mut *tx, user.id, Purpose::PasswordReset, cooldown).await?;
+        if let Some(code) = code {
+            let language = Language::from_db(&user.language);
+            let (to, name) = (&user.email, &user.full_name);
+            let kind = MailKind::PasswordReset;
+            state
+                .mail
+                .queue(&mut *tx, kind, language, to, name, Some(&code))
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 #[derive(Deserialize, ToSchema)]
