@@ -1,5 +1,6 @@
-//! `cargo xtask test`: every check, in order, stopping at the first failure: lints, the
-//! test suites, then schemathesis against the running services.
+//! `cargo xtask test`: every check, in order, stopping at the first failure: lints,
+//! schemathesis against the running services, then the test suites (last, so that their
+//! summary closes the run).
 
 use anyhow::Result;
 
@@ -28,6 +29,8 @@ pub async fn run(no_lint: bool) -> Result<()> {
 
     // #[sqlx::test] makes a throwaway database per test from this URL.
     let pg = Postgres::find().await?;
+    // The services as outside clients see them: every answer as their documents say.
+    schemathesis::run_on(&pg, &schemathesis).await?;
     let env = [("DATABASE_URL", pg.admin_url())];
     if has_nextest().await {
         // nextest skips doctests, so run those first; nextest's summary closes the run.
@@ -36,8 +39,7 @@ pub async fn run(no_lint: bool) -> Result<()> {
     } else {
         cargo::run(&["test", "--workspace"], &env).await?;
     }
-    // The services as outside clients see them: every answer as their documents say.
-    schemathesis::run_on(&pg, &schemathesis).await
+    Ok(())
 }
 
 async fn has_nextest() -> bool {

@@ -20,7 +20,15 @@ pub async fn run(
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("query.sql");
     std::fs::write(&script, format!("{sql};\n"))?;
-    pgbench(database_url, &script, vars, clients, window.warmup.as_secs().max(1), None).await?;
+    pgbench(
+        database_url,
+        &script,
+        vars,
+        clients,
+        window.warmup.as_secs().max(1),
+        None,
+    )
+    .await?;
     let prefix = dir.path().join("log");
     let seconds = window.measure.as_secs().max(1);
     pgbench(database_url, &script, vars, clients, seconds, Some(&prefix)).await?;
@@ -46,7 +54,8 @@ async fn pgbench(
         cmd.arg(format!("--define={name}={value}"));
     }
     if let Some(prefix) = log_prefix {
-        cmd.arg("--log").arg(format!("--log-prefix={}", prefix.display()));
+        cmd.arg("--log")
+            .arg(format!("--log-prefix={}", prefix.display()));
     }
     cmd.arg(database_url);
     let output = cmd.output().await.context(

@@ -77,14 +77,7 @@ pub async fn scenarios(
         ("user_id", session.user_id.to_string()),
         ("page", (PAGE + 1).to_string()),
     ];
-    let direct = pgbench::run(
-        &target.database_url,
-        &sql,
-        &vars,
-        PGBENCH_CLIENTS,
-        window,
-    )
-    .await?;
+    let direct = pgbench::run(&target.database_url, &sql, &vars, PGBENCH_CLIENTS, window).await?;
 
     println!("==> GET /api/products?limit={PAGE}, {CLIENTS} clients");
     memory::reset_peak(target.pid);

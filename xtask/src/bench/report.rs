@@ -39,7 +39,8 @@ impl Row {
             p50_us: m.p50_us,
             p99_us: m.p99_us,
             peak_rss_kib,
-            failures: (m.failures > 0).then(|| (m.failures, "non-2xx answers or socket errors".to_owned())),
+            failures: (m.failures > 0)
+                .then(|| (m.failures, "non-2xx answers or socket errors".to_owned())),
         }
     }
 }

@@ -17,11 +17,7 @@ pub struct Measured {
 }
 
 pub async fn installed() -> bool {
-    Command::new("wrk")
-        .arg("--version")
-        .output()
-        .await
-        .is_ok()
+    Command::new("wrk").arg("--version").output().await.is_ok()
 }
 
 /// GETs `url` with `header` from `clients` connections on two threads.
@@ -42,7 +38,10 @@ async fn run(url: &str, header: &str, clients: usize, seconds: u64) -> Result<St
         .await
         .context("running wrk")?;
     if !output.status.success() {
-        bail!("wrk failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+        bail!(
+            "wrk failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
