@@ -5,24 +5,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use moka::future::Cache;
 use moka::Expiry;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use sm_http::ApiError;
-use uuid::Uuid;
 
 use crate::failures::FailureLimit;
-use crate::{AuthClientArgs, Role};
-
-/// The security service's answer for an active token.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Introspection {
-    pub active: bool,
-    pub sub: Option<Uuid>,
-    pub email: Option<String>,
-    pub role: Option<Role>,
-    pub sid: Option<Uuid>,
-    pub exp: Option<i64>,
-}
+use crate::AuthClientArgs;
+pub use sm_domain::Introspection;
 
 /// A cached answer — the owner of an active token, or `None` for a token that is not
 /// active — and how long it may be reused.

@@ -1,27 +1,29 @@
 //! Failed authentications per client network: past the limit, a network's unknown tokens are
 //! refused with 429 without asking the security service, so nobody can guess tokens or flood
-//! the security service with bogus ones through this service.
+//! the security service with bogus ones through this service. As in [`RateLimiter`], an IPv6
+//! /48 has a wider limit of its own and is blocked as a whole past it, so rotating through its
+//! /64s does not help.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use moka::future::Cache;
 use moka::Expiry;
-use sm_http::{network_of, ApiError, RateLimiter};
+use sm_http::{ApiError, RateLimiter, Scope};
 
-/// Counts failures (a rate limit per network) and remembers the networks past it.
+/// Counts failures (a rate limit per network and /48) and remembers the scopes past it.
 #[derive(Clone)]
 pub(crate) struct FailureLimit {
     limiter: RateLimiter,
-    /// Networks over the limit, each until its wait is over.
-    blocked: Cache<IpAddr, Instant>,
+    /// Networks and /48s over the limit, each until its wait is over.
+    blocked: Cache<Scope, Instant>,
 }
 
-/// A blocked network is forgotten when its wait is over.
+/// A blocked scope is forgotten when its wait is over.
 struct UntilDone;
 
-impl Expiry<IpAddr, Instant> for UntilDone {
-    fn expire_after_create(&self, _: &IpAddr, until: &Instant, now: Instant) -> Option<Duration> {
+impl Expiry<Scope, Instant> for UntilDone {
+    fn expire_after_create(&self, _: &Scope, until: &Instant, now: Instant) -> Option<Duration> {
         Some(until.saturating_duration_since(now))
     }
 }
@@ -45,24 +47,27 @@ impl FailureLimit {
         }
     }
 
-    /// 429 while the client's network is over the limit.
+    /// 429 while the client's network, or its IPv6 /48, is over the limit.
     pub(crate) async fn check(&self, client: IpAddr) -> Result<(), ApiError> {
-        match self.blocked.get(&network_of(client)).await {
-            Some(until) if until > Instant::now() => Err(too_many(until - Instant::now())),
-            _ => Ok(()),
+        for scope in Scope::of(client) {
+            if let Some(until) = self.blocked.get(&scope).await {
+                if until > Instant::now() {
+                    return Err(too_many(until - Instant::now()));
+                }
+            }
         }
+        Ok(())
     }
 
-    /// Counts a failure; the one past the limit blocks the network and answers 429.
+    /// Counts a failure; the one past a limit blocks the scope that refused it (the network,
+    /// or the whole /48) and answers 429.
     pub(crate) async fn record(&self, client: IpAddr) -> Result<(), ApiError> {
-        let Err(refused) = self.limiter.check(client) else {
+        let Err((scope, refused)) = self.limiter.check_scoped(client) else {
             return Ok(());
         };
         let wait = Duration::from_secs(refused.retry_after_secs.unwrap_or(1));
-        tracing::warn!(network = %network_of(client), wait_secs = wait.as_secs(), "too many failed authentications");
-        self.blocked
-            .insert(network_of(client), Instant::now() + wait)
-            .await;
+        tracing::warn!(network = %scope, wait_secs = wait.as_secs(), "too many failed authentications");
+        self.blocked.insert(scope, Instant::now() + wait).await;
         Err(too_many(wait))
     }
 }

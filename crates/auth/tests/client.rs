@@ -210,6 +210,70 @@ async fn a_network_with_too_many_failures_is_refused_without_a_call() {
         .is_some());
 }
 
+#[tokio::test]
+async fn an_ipv6_site_rotating_its_networks_is_blocked_as_a_whole() {
+    let (url, s) = stand_in().await;
+    *s.answer.lock().unwrap() = (200, json!({ "active": false }));
+    let c = client(&url, TOKEN, &["--auth-failures-per-minute", "5"]);
+    let in_site =
+        |net: u32| -> std::net::IpAddr { format!("2001:db8:5:{net:x}::1").parse().unwrap() };
+    // Each /64 fails once, far below its own limit, until the /48's wider one is spent.
+    let mut refused_at = None;
+    for net in 0..100 {
+        match c
+            .authenticate(&format!("guess-{net}"), in_site(net), None)
+            .await
+        {
+            Ok(answer) => assert!(answer.is_none()),
+            Err(err) => {
+                assert_eq!(err.code, "too_many_failed_authentications");
+                refused_at = Some(net);
+                break;
+            }
+        }
+    }
+    let refused_at = refused_at.expect("the /48 was never limited");
+    assert!(refused_at <= 5 * sm_http::V6_SITE_FACTOR);
+
+    // From then on every /64 of the site is refused without a call.
+    let calls = s.calls.load(Ordering::SeqCst);
+    for net in 1000..1050 {
+        let err = c
+            .authenticate(&format!("guess-{net}"), in_site(net), None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(err.retry_after_secs.unwrap() >= 1);
+    }
+    assert_eq!(
+        s.calls.load(Ordering::SeqCst),
+        calls,
+        "no call while blocked"
+    );
+
+    // Another /48 and IPv4 are not affected.
+    for other in ["2001:db8:6::1", "203.0.113.9"] {
+        let answer = c
+            .authenticate("guess-x", other.parse().unwrap(), None)
+            .await;
+        assert!(answer.unwrap().is_none(), "{other}");
+    }
+
+    // A blocked /64 that opens its /48 (2001:db8:9:0::/64) blocks only itself.
+    let first: std::net::IpAddr = "2001:db8:9::1".parse().unwrap();
+    for i in 0..5 {
+        let answer = c.authenticate(&format!("again-{i}"), first, None).await;
+        assert!(answer.unwrap().is_none());
+    }
+    assert!(c.authenticate("again-5", first, None).await.is_err());
+    let neighbour: std::net::IpAddr = "2001:db8:9:1::1".parse().unwrap();
+    assert!(c
+        .authenticate("again-6", neighbour, None)
+        .await
+        .unwrap()
+        .is_none());
+}
+
 /// Awaits every task.
 async fn join_all<T>(tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut results = Vec::new();

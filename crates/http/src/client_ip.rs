@@ -70,9 +70,9 @@ impl TrustedProxies {
                 %peer,
                 "X-Forwarded-For received from the private address {peer}, which is not in \
                  TRUSTED_PROXIES: the header is ignored and every client behind that proxy \
-                 shares its address (and its rate limits). Add the proxy's network to \
-                 TRUSTED_PROXIES (e.g. TRUSTED_PROXIES=10.0.0.0/8,172.16.0.0/12,192.168.0.0/16). \
-                 Logged once."
+                 shares its address (and its rate limits). If {peer} is your reverse proxy, \
+                 add it to TRUSTED_PROXIES ({peer}/32; /128 for IPv6), not whole private ranges: \
+                 every trusted peer can claim any client address. Logged once."
             );
         }
     }

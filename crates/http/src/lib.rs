@@ -15,12 +15,14 @@ pub mod middleware;
 pub mod openapi;
 mod rate_limit;
 mod serve;
+mod service_error;
 
 pub use client_ip::{network_of, ClientInfo, ClientIp};
 pub use error::{ApiError, ErrorBody, ErrorDetail, FieldError};
 pub use extract::{Json, Path, Query};
-pub use rate_limit::RateLimiter;
+pub use rate_limit::{RateLimiter, Scope, V6_SITE_FACTOR};
 pub use serve::{serve, shutdown_signal};
+pub use service_error::ServiceError;
 
 /// Serves a service's OpenAPI document at `/api/openapi.json`.
 pub fn openapi_route(doc: utoipa::openapi::OpenApi) -> axum::Router {

@@ -21,9 +21,43 @@ const CLEANUP_EVERY: Duration = Duration::from_secs(60);
 /// with [`V6_SITE_FACTOR`] times the quota, so a site cannot multiply its budget by rotating
 /// through its /64s. Kept in memory per instance; a denied request answers 429 with
 /// `Retry-After`. Idle clients are forgotten by a background task every minute.
+///
+/// The /48 is checked first: a site over its quota is refused before its /64 is looked at, so
+/// rotating through /64s adds no keys. The price: a /64 refused for its own quota has already
+/// spent a request of its site's.
 #[derive(Clone)]
 pub struct RateLimiter {
     inner: Arc<Limiters>,
+}
+
+/// What a limit counts: a client's network ([`crate::network_of`]: an IPv4 address or an
+/// IPv6 /64) or an IPv6 /48.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Network(IpAddr),
+    V6Site(Ipv6Addr),
+}
+
+impl Scope {
+    /// The scopes a client is counted in, widest first.
+    pub fn of(ip: IpAddr) -> impl Iterator<Item = Scope> {
+        let network = crate::network_of(ip);
+        let site = match network {
+            IpAddr::V6(v6) => Some(Scope::V6Site(site_of(v6))),
+            IpAddr::V4(_) => None,
+        };
+        site.into_iter().chain([Scope::Network(network)])
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::Network(IpAddr::V4(v4)) => write!(f, "{v4}"),
+            Scope::Network(IpAddr::V6(v6)) => write!(f, "{v6}/64"),
+            Scope::V6Site(site) => write!(f, "{site}/48"),
+        }
+    }
 }
 
 struct Limiters {
@@ -63,13 +97,17 @@ impl RateLimiter {
     }
 
     pub fn check(&self, ip: IpAddr) -> Result<(), ApiError> {
-        let network = crate::network_of(ip);
-        self.inner.network.check_key(&network).map_err(refused)?;
-        if let IpAddr::V6(v6) = network {
-            self.inner
-                .v6_site
-                .check_key(&site_of(v6))
-                .map_err(refused)?;
+        self.check_scoped(ip).map_err(|(_, refused)| refused)
+    }
+
+    /// [`Self::check`], also naming the scope that refused.
+    pub fn check_scoped(&self, ip: IpAddr) -> Result<(), (Scope, ApiError)> {
+        for scope in Scope::of(ip) {
+            let verdict = match scope {
+                Scope::V6Site(site) => self.inner.v6_site.check_key(&site),
+                Scope::Network(network) => self.inner.network.check_key(&network),
+            };
+            verdict.map_err(|not_until| (scope, refused(not_until)))?;
         }
         Ok(())
     }
@@ -87,7 +125,8 @@ fn site_of(v6: Ipv6Addr) -> Ipv6Addr {
 }
 
 /// Forgets idle clients on a timer (not on the request path, where a full scan of a large
-/// map would stall requests), until the limiter is dropped. Outside a Tokio runtime (plain
+/// map would stall requests; and on the blocking pool, not on an async worker, which the scan
+/// would stall just the same), until the limiter is dropped. Outside a Tokio runtime (plain
 /// unit tests) there is nothing to clean up for long, so nothing is spawned.
 fn spawn_cleanup(limiters: Weak<Limiters>, period: Duration) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -102,7 +141,12 @@ fn spawn_cleanup(limiters: Weak<Limiters>, period: Duration) {
             let Some(limiters) = limiters.upgrade() else {
                 return;
             };
-            limiters.retain_recent();
+            if tokio::task::spawn_blocking(move || limiters.retain_recent())
+                .await
+                .is_err()
+            {
+                return; // the runtime is shutting down (or the scan panicked)
+            }
         }
     });
 }
@@ -147,10 +191,19 @@ mod tests {
             }
         }
         assert_eq!(allowed, site_quota);
-        let err = limiter
-            .check("2001:db8:7:ffff::1".parse().unwrap())
+        let (scope, err) = limiter
+            .check_scoped("2001:db8:7:ffff::1".parse().unwrap())
             .unwrap_err();
         assert_eq!(err.status, http::StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(scope, Scope::V6Site("2001:db8:7::".parse().unwrap()));
+        assert_eq!(scope.to_string(), "2001:db8:7::/48");
+        // Refused at the /48, further /64s leave no trace.
+        let networks = limiter.inner.network.len();
+        for net in 0..1000u32 {
+            let ip: IpAddr = format!("2001:db8:7:{:x}::1", 0x1000 + net).parse().unwrap();
+            assert!(limiter.check(ip).is_err());
+        }
+        assert_eq!(limiter.inner.network.len(), networks);
         // Another /48 is not affected.
         for host in 1..=3 {
             limiter

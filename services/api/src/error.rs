@@ -1,35 +1,22 @@
 //! The service's one error type; every variant answers with the shared JSON error body.
 
 use axum::response::{IntoResponse, Response};
-use sm_http::{ApiError, FieldError};
+use sm_http::{ApiError, ServiceError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("validation failed")]
-    Validation(Vec<FieldError>),
     #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Common(#[from] ServiceError),
 }
+
+sm_http::service_error_conversions!(Error);
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl From<FieldError> for Error {
-    fn from(field: FieldError) -> Self {
-        Error::Validation(vec![field])
-    }
-}
 
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         match error {
-            Error::Validation(fields) => ApiError::validation(fields),
-            Error::Api(api) => api,
-            Error::Database(e) => database_error(e),
-            Error::Internal(e) => ApiError::internal(format_args!("{e:#}")),
+            Error::Common(e) => e.into_api_error(database_error),
         }
     }
 }

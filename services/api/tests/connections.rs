@@ -325,3 +325,140 @@ async fn tenancy_is_in_the_schema_and_a_racing_delete_is_a_conflict(db: PgPool) 
         .unwrap();
     assert_eq!(left, 0);
 }
+
+/// Runs `api::MIGRATOR`'s migrations of the given versions, each in its own transaction.
+async fn migrate(db: &PgPool, versions: impl Fn(i64) -> bool) {
+    for migration in api::MIGRATOR.iter().filter(|m| versions(m.version)) {
+        let mut tx = db.begin().await.unwrap();
+        sqlx::raw_sql(&migration.sql)
+            .execute(&mut *tx)
+            .await
+            .unwrap_or_else(|e| panic!("migration {}: {e}", migration.version));
+        tx.commit().await.unwrap();
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_tenancy_migration_repairs_rows_pointing_at_another_merchants_connection(db: PgPool) {
+    const TENANCY: i64 = 4;
+    migrate(&db, |v| v < TENANCY).await;
+    let (anna, bernd) = (Uuid::now_v7(), Uuid::now_v7());
+    let bernds_shop = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO connections (id, user_id, platform, shop_name, credentials_enc, credentials_hint)
+         VALUES ($1, $2, 'shopify', 'Bernds Shop', '\\x00', '…')",
+    )
+    .bind(bernds_shop)
+    .bind(bernd)
+    .execute(&db)
+    .await
+    .unwrap();
+    let product = |user: Uuid, connection: Option<Uuid>, sku: &'static str| {
+        let (db, id) = (db.clone(), Uuid::now_v7());
+        async move {
+            sqlx::query(
+                "INSERT INTO products (id, user_id, connection_id, sku, title, price_cents, external_id, has_local_changes)
+                 VALUES ($1, $2, $3, $4, 'Becher', 100, 'ext-1', $3 IS NOT NULL)",
+            )
+            .bind(id)
+            .bind(user)
+            .bind(connection)
+            .bind(sku)
+            .execute(&db)
+            .await
+            .unwrap();
+            id
+        }
+    };
+    // Anna's products on Bernd's shop: one whose SKU she also has as a cockpit product.
+    let annas_mug = product(anna, None, "MUG").await;
+    let foreign_mug = product(anna, Some(bernds_shop), "MUG").await;
+    let foreign_cup = product(anna, Some(bernds_shop), "CUP").await;
+    let bernds_mug = product(bernd, Some(bernds_shop), "MUG").await;
+    let order = |user: Uuid| {
+        let (db, id) = (db.clone(), Uuid::now_v7());
+        async move {
+            sqlx::query(
+                "INSERT INTO orders (id, user_id, connection_id, channel, external_id, order_number, status, total_cents, placed_at)
+                 VALUES ($1, $2, $3, 'shopify', $4, '#1', 'paid', 100, now())",
+            )
+            .bind(id)
+            .bind(user)
+            .bind(bernds_shop)
+            .bind(id.to_string())
+            .execute(&db)
+            .await
+            .unwrap();
+            id
+        }
+    };
+    let (annas_order, bernds_order) = (order(anna).await, order(bernd).await);
+    for user in [anna, bernd] {
+        sqlx::query(
+            "INSERT INTO sync_logs (id, user_id, connection_id, kind, status) VALUES ($1, $2, $3, 'products', 'succeeded')",
+        )
+        .bind(Uuid::now_v7())
+        .bind(user)
+        .bind(bernds_shop)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+
+    // The rest of the migrations go through (the service starts).
+    migrate(&db, |v| v >= TENANCY).await;
+
+    let product_of = |id: Uuid| {
+        let db = db.clone();
+        async move {
+            sqlx::query_as::<_, (Option<Uuid>, String, Option<String>)>(
+                "SELECT connection_id, sku, external_id FROM products WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+        }
+    };
+    // Anna keeps her products, as cockpit-only ones; the clashing SKU gets the product's id.
+    assert_eq!(product_of(foreign_cup).await, (None, "CUP".into(), None));
+    assert_eq!(
+        product_of(foreign_mug).await,
+        (None, format!("MUG-{foreign_mug}"), None)
+    );
+    assert_eq!(product_of(annas_mug).await.1, "MUG");
+    assert_eq!(product_of(bernds_mug).await.0, Some(bernds_shop));
+    // Her order is kept, detached from the shop; Bernd's is untouched.
+    let order_connection = |id: Uuid| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<Uuid>>("SELECT connection_id FROM orders WHERE id = $1")
+                .bind(id)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(order_connection(annas_order).await, None);
+    assert_eq!(order_connection(bernds_order).await, Some(bernds_shop));
+    // Her sync log on his shop is gone; his stays.
+    let logs: Vec<Uuid> = sqlx::query_scalar("SELECT user_id FROM sync_logs")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(logs, vec![bernd]);
+    // And from now on the schema refuses such rows.
+    let again = sqlx::query(
+        "INSERT INTO products (id, user_id, connection_id, sku, title, price_cents) VALUES ($1, $2, $3, 'NEW', 'Neu', 1)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(anna)
+    .bind(bernds_shop)
+    .execute(&db)
+    .await;
+    assert!(again
+        .unwrap_err()
+        .as_database_error()
+        .unwrap()
+        .is_foreign_key_violation());
+}

@@ -3,10 +3,13 @@
 mod common;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use common::{error_code, product_body, Stack};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 async fn all_pages(stack: &Stack, token: &str, query: &str) -> Vec<Value> {
@@ -896,6 +899,77 @@ async fn an_import_that_ends_early_leaves_no_statement_running(db: PgPool) {
     // The service is fine afterwards.
     let res = import_csv(&stack, &anna.access_token, csv_rows(100)).await;
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn a_failed_import_gives_its_connection_back_without_a_cancel(db: PgPool) {
+    // The api's pool holds one connection and counts the ones it opens: closing the failed
+    // import's connection, or sending a cancel on another, would open a second.
+    let opened = Arc::new(AtomicUsize::new(0));
+    let counter = opened.clone();
+    let api_db = PgPoolOptions::new()
+        .max_connections(1)
+        .after_connect(move |_, _| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        })
+        .connect_with((*db.connect_options()).clone())
+        .await
+        .unwrap();
+    let stack = Stack::spawn_with_api_db(db.clone(), api_db.clone(), &[]).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let connection = stack.shopify(&anna.access_token, "Annas Laden").await;
+    let csv =
+        |sku: &str| format!("sku,title,price,connection_id\n{sku},Becher,1.00,{connection}\n");
+    let res = import_csv(&stack, &anna.access_token, csv("FIRST")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(opened.load(Ordering::SeqCst), 1);
+
+    // The import's INSERT waits for a delete of its connection, which then commits: Postgres
+    // refuses the statement (409), the connection itself is fine.
+    let mut delete = db.begin().await.unwrap();
+    sqlx::query("DELETE FROM connections WHERE id = $1::uuid")
+        .bind(&connection)
+        .execute(&mut *delete)
+        .await
+        .unwrap();
+    let request = tokio::spawn({
+        let (http, url, token) = (
+            stack.http.clone(),
+            stack.url("/api/products/import"),
+            anna.access_token.clone(),
+        );
+        let body = csv("LATE");
+        async move {
+            http.post(url)
+                .bearer_auth(token)
+                .header("content-type", "text/csv")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    insert_running(&db).await;
+    delete.commit().await.unwrap();
+    let res = request.await.unwrap();
+    assert_eq!(error_code(res).await, "connection_deleted");
+
+    // Time for a (wrong) cancel to be sent; then the same connection serves the next import.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let res = import_csv(
+        &stack,
+        &anna.access_token,
+        "sku,title,price\nNEXT,Becher,1.00\n".into(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        opened.load(Ordering::SeqCst),
+        1,
+        "the failed import's connection was closed, or a cancel was sent"
+    );
+    assert_eq!(api_db.size(), 1);
 }
 
 #[sqlx::test(migrator = "api::MIGRATOR")]

@@ -49,8 +49,8 @@ pub enum Command {
 #[derive(clap::Args, Clone, Debug)]
 pub struct DeliveryConfig {
     /// Mails a minute, platform-wide, that requests anyone can make cause (sign-up, resending
-    /// the code, password reset). Past it such mail is logged and not sent; the answers stay
-    /// the same.
+    /// the code, password reset). Past it such mail waits for the budget to free, and is
+    /// dropped (and counted in the log) once its code has expired; the answers stay the same.
     #[arg(
         long = "mail-budget-per-minute",
         env = "MAIL_BUDGET_PER_MINUTE",
@@ -96,7 +96,7 @@ pub struct RetentionConfig {
     )]
     pub prune_interval_secs: u64,
     /// Days an ended (expired or revoked) session and its refresh tokens are kept, and a used
-    /// refresh token of a live one.
+    /// refresh token of an ended session (those of a live session are kept while it lives).
     #[arg(
         long = "session-retention-days",
         env = "SESSION_RETENTION_DAYS",
@@ -199,8 +199,9 @@ pub struct AuthConfig {
         default_value_t = 10
     )]
     pub refresh_reuse_interval_secs: u32,
-    /// Password-reset code guesses per address a day, across all codes mailed to it; past it
-    /// the reset answers 429 `reset_attempts_exhausted` until the day is over.
+    /// Password-reset code guesses per address and client network a day, across all codes
+    /// mailed to it (all networks together: ten times as many); past it the reset answers
+    /// 429 `reset_attempts_exhausted` until the day is over.
     #[arg(
         long = "reset-code-guesses-per-day",
         env = "RESET_CODE_GUESSES_PER_DAY",
@@ -208,9 +209,10 @@ pub struct AuthConfig {
         value_parser = clap::value_parser!(i32).range(1..)
     )]
     pub reset_code_guesses_per_day: i32,
-    /// Email-verification code guesses per address a day, across all codes mailed to it (every
-    /// sign-up for an unverified address mails a new one); past it the verification answers
-    /// 429 `verification_attempts_exhausted` until the day is over.
+    /// Email-verification code guesses per address and client network a day, across all codes
+    /// mailed to it (every sign-up for an unverified address mails a new one; all networks
+    /// together: ten times as many); past it the verification answers 429
+    /// `verification_attempts_exhausted` until the day is over.
     #[arg(
         long = "verification-code-guesses-per-day",
         env = "VERIFICATION_CODE_GUESSES_PER_DAY",
@@ -218,6 +220,15 @@ pub struct AuthConfig {
         value_parser = clap::value_parser!(i32).range(1..)
     )]
     pub verification_code_guesses_per_day: i32,
+    /// Reset and resend-verification requests whose lookup and mail run after the answer: at
+    /// most this many at once; past it a request's work is dropped (logged), its answer the same.
+    #[arg(
+        long = "deferred-work-limit",
+        env = "DEFERRED_WORK_LIMIT",
+        default_value_t = 256,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub deferred_work_limit: u32,
     /// Largest argon2 memory cost (KiB) a stored password hash may name; a hash asking for more
     /// (tampered with) is refused like a wrong password. New hashes use 19456.
     #[arg(

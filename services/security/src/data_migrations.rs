@@ -108,7 +108,6 @@ async fn disable_duplicate(
         Some(account.id),
         "duplicate_email_disabled",
         None,
-        None,
         serde_json::json!({ "kept": kept, "email": account.email }),
     )
     .await

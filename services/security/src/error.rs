@@ -2,7 +2,7 @@
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use sm_http::{ApiError, FieldError};
+use sm_http::{ApiError, ServiceError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -18,30 +18,20 @@ pub enum Error {
     /// The address used up its guesses at mailed codes of this purpose for the day.
     #[error("code guesses exhausted")]
     GuessesExhausted {
-        purpose: crate::codes::Purpose,
+        purpose: crate::mailed_codes::Purpose,
         retry_after_secs: u64,
     },
     #[error("not authenticated")]
     Unauthenticated,
     #[error("wrong current password")]
     WrongPassword,
-    #[error("validation failed")]
-    Validation(Vec<FieldError>),
     #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Common(#[from] ServiceError),
 }
+
+sm_http::service_error_conversions!(Error);
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl From<FieldError> for Error {
-    fn from(field: FieldError) -> Self {
-        Error::Validation(vec![field])
-    }
-}
 
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
@@ -66,7 +56,7 @@ impl From<Error> for ApiError {
                 retry_after_secs,
             } => {
                 let code = match purpose {
-                    crate::codes::Purpose::PasswordReset => "reset_attempts_exhausted",
+                    crate::mailed_codes::Purpose::PasswordReset => "reset_attempts_exhausted",
                     _ => "verification_attempts_exhausted",
                 };
                 let mut e = ApiError::new(
@@ -85,10 +75,7 @@ impl From<Error> for ApiError {
                 "wrong_password",
                 "The current password is wrong.",
             ),
-            Error::Validation(fields) => ApiError::validation(fields),
-            Error::Api(api) => api,
-            Error::Database(e) => ApiError::from_database(e),
-            Error::Internal(e) => ApiError::internal(format_args!("{e:#}")),
+            Error::Common(e) => e.into_api_error(ApiError::from_database),
         }
     }
 }

@@ -4,14 +4,15 @@
 
 pub mod auth;
 pub mod background;
-pub mod codes;
 pub mod config;
 pub mod crypto;
 pub mod data_migrations;
 pub mod db;
+pub mod deferred;
 pub mod domain;
 pub mod error;
 pub mod mail;
+pub mod mailed_codes;
 pub mod routes;
 pub mod state;
 
@@ -51,7 +52,8 @@ pub fn state(config: &Config, db: PgPool) -> anyhow::Result<AppState> {
 }
 
 /// Connects, migrates and serves until `shutdown` completes, with the background tasks
-/// (mail delivery, pruning) running beside the server until it has drained.
+/// (mail delivery, pruning) running beside the server until it and the work its requests
+/// deferred have finished.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -60,8 +62,11 @@ pub async fn run(
     let db = connect(&config).await?;
     let state = state(&config, db)?;
     let background = Background::start(&state, &config);
+    let deferred = state.deferred.clone();
     tracing::info!(addr = %listener.local_addr()?, "security service listening");
     let served = sm_http::serve(listener, router(state, &config.server), shutdown).await;
+    // The work requests left behind (reset and resend lookups) may still queue mail.
+    deferred.drain().await;
     background.stop().await;
     served?;
     Ok(())

@@ -98,7 +98,7 @@ impl Mail {
         let context = Context {
             name,
             code,
-            minutes: crate::codes::TTL_MINUTES,
+            minutes: crate::mailed_codes::TTL_MINUTES,
         };
         let rendered = self.templates.render(&template, context)?;
         let (subject, text) = rendered

@@ -10,6 +10,7 @@ use crate::config::AuthConfig;
 use crate::crypto::jwt::JwtKeys;
 use crate::crypto::keyed_hash::KeyedHasher;
 use crate::crypto::password::{Bounds, PasswordHasher};
+use crate::deferred::Deferred;
 use crate::mail::Mail;
 
 /// Everything a handler needs; cheap to clone.
@@ -29,6 +30,8 @@ pub struct AppState {
     /// Encrypts TOTP secrets at rest.
     pub totp_keys: Keyring,
     pub mail: Mail,
+    /// Work requests leave behind (reset and resend lookups), finished before shutdown.
+    pub deferred: Deferred,
     pub limits: Limits,
     pub settings: Arc<Settings>,
 }
@@ -82,6 +85,7 @@ impl AppState {
             successor_pads: KeyedHasher::derive(secret, "shopmarkets/refresh-successor/v1"),
             totp_keys,
             mail,
+            deferred: Deferred::new(auth.deferred_work_limit as usize),
             limits: Limits {
                 login: limiter(),
                 verify: limiter(),

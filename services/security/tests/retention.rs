@@ -46,7 +46,10 @@ async fn seed(db: &PgPool) {
            ('\\x01', '00000000-0000-0000-0000-000000000001', now() - interval '40 days', NULL),
            ('\\x05', '00000000-0000-0000-0000-000000000005', now() - interval '40 days', now() - interval '31 days'),
            ('\\x06', '00000000-0000-0000-0000-000000000005', now() - interval '40 days', now() - interval '29 days'),
-           ('\\x07', '00000000-0000-0000-0000-000000000005', now() - interval '40 days', NULL);
+           ('\\x07', '00000000-0000-0000-0000-000000000005', now() - interval '40 days', NULL),
+           ('\\x08', '00000000-0000-0000-0000-000000000003', now() - interval '40 days', now() - interval '31 days'),
+           ('\\x09', '00000000-0000-0000-0000-000000000004', now() - interval '40 days', now() - interval '31 days'),
+           ('\\x0a', '00000000-0000-0000-0000-000000000004', now() - interval '40 days', now() - interval '29 days');
 
          INSERT INTO login_tickets (ticket_hash, user_id, method, expires_at) VALUES
            ('\\x01', '{user}', 'email', now() - interval '49 hours'),
@@ -82,8 +85,9 @@ async fn prune_removes_only_what_is_past_its_retention(db: PgPool) {
         Pruned {
             // expired 31 days ago; revoked 31 days ago (though it would expire later)
             sessions: 2,
-            // the token used 31 days ago in a live session (those of pruned sessions cascade)
-            refresh_tokens: 1,
+            // those used 31 days ago in a revoked and an expired session that are kept (those
+            // of pruned sessions cascade); never one of a live session, however old
+            refresh_tokens: 2,
             login_tickets: 1,
             // the one idle for 49 hours; not the one still locked
             login_throttle: 1,
@@ -103,7 +107,7 @@ async fn prune_removes_only_what_is_past_its_retention(db: PgPool) {
             .fetch_all(&db)
             .await
             .unwrap();
-    assert_eq!(tokens, [vec![6], vec![7]]);
+    assert_eq!(tokens, [vec![5], vec![6], vec![7], vec![10]]);
     let statuses: Vec<String> =
         sqlx::query_scalar("SELECT status FROM mail_outbox ORDER BY status")
             .fetch_all(&db)
@@ -121,6 +125,32 @@ async fn prune_removes_only_what_is_past_its_retention(db: PgPool) {
 
     // A second run finds nothing more.
     assert_eq!(prune(&db, &retention()).await.unwrap().total(), 0);
+}
+
+#[sqlx::test]
+async fn an_old_refresh_token_replayed_after_pruning_still_ends_its_live_session(db: PgPool) {
+    let app = common::TestApp::spawn(db.clone()).await;
+    let first = app.signed_in("anna@example.de").await;
+    let res = app.refresh(&first.refresh).await;
+    let second = common::tokens(common::expect(res, reqwest::StatusCode::OK).await).await;
+    // The first token was used long ago (a session may live longer than the retention).
+    exec(
+        &db,
+        "UPDATE refresh_tokens SET used_at = now() - interval '2 days' WHERE used_at IS NOT NULL",
+    )
+    .await;
+    let keep = RetentionConfig {
+        session_retention_days: 1,
+        ..retention()
+    };
+    prune(&db, &keep).await.unwrap();
+
+    // Replaying it is still recognised: it ends the session, so its successor is refused too.
+    let res = app.refresh(&first.refresh).await;
+    assert_eq!(res.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let res = app.refresh(&second.refresh).await;
+    assert_eq!(res.status(), reqwest::StatusCode::UNAUTHORIZED);
+    assert_eq!(app.introspect(&second.access).await["active"], false);
 }
 
 #[sqlx::test]

@@ -13,6 +13,11 @@ use sqlx::{PgConnection, PgPool, Postgres};
 /// A pooled connection whose running statement is cancelled (`pg_cancel_backend`) when it is
 /// dropped before [`Cancellable::release`]. Such a connection is closed, never reused, so the
 /// cancel can only reach the statement it is meant for.
+///
+/// Call `release` as soon as the work has returned, whether it succeeded or failed: a
+/// statement Postgres refused (a unique violation, say) leaves the connection idle and usable
+/// (sqlx rolls back an unfinished transaction when it goes back to the pool). Only a future
+/// dropped mid-statement leaves the connection busy, and only then is a cancel sent.
 pub struct Cancellable {
     conn: PoolConnection<Postgres>,
     pool: PgPool,
@@ -34,7 +39,7 @@ impl Cancellable {
         })
     }
 
-    /// The work is done: the connection goes back to the pool.
+    /// The work has returned (done or failed): the connection goes back to the pool.
     pub fn release(mut self) {
         self.released = true;
     }

@@ -165,9 +165,9 @@ pub async fn create(
         errors.extend(e.iter().cloned());
     }
     if !errors.is_empty() {
-        return Err(Error::Validation(errors));
+        return Err(Error::validation(errors));
     }
-    let credentials = credentials.map_err(Error::Validation)?;
+    let credentials = credentials.map_err(Error::validation)?;
     let id = Uuid::now_v7();
     let plaintext = serde_json::to_vec(&credentials).map_err(anyhow::Error::from)?;
     let sealed = state.credentials.seal(&plaintext, id.as_bytes());

@@ -211,7 +211,7 @@ pub async fn create(
     user: AuthUser,
     Json(input): Json<ProductInput>,
 ) -> Result<(StatusCode, Json<ProductView>)> {
-    let fields = ProductFields::parse(&input).map_err(Error::Validation)?;
+    let fields = ProductFields::parse(&input).map_err(Error::validation)?;
     if let Some(id) = input.connection_id {
         own_connection(&state, &user, id).await?;
     }
@@ -247,7 +247,7 @@ pub async fn update(
     Path(id): Path<Uuid>,
     Json(input): Json<ProductInput>,
 ) -> Result<Json<ProductView>> {
-    let fields = ProductFields::parse(&input).map_err(Error::Validation)?;
+    let fields = ProductFields::parse(&input).map_err(Error::validation)?;
     let row = db::products::update(&state.db, user.user_id, id, &fields)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -367,7 +367,7 @@ fn bulk_change(req: &BulkRequest) -> Result<BulkChange> {
             stock_change,
         })
     } else {
-        Err(Error::Validation(errors))
+        Err(Error::validation(errors))
     }
 }
 
@@ -464,7 +464,7 @@ pub async fn import_csv(
     .await
     .map_err(anyhow::Error::from)?
     .map_err(|e| match e {
-        product_csv::ImportError::Invalid(fields) => Error::Validation(fields),
+        product_csv::ImportError::Invalid(fields) => Error::validation(fields),
         product_csv::ImportError::TooManyRows { max } => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_many_rows",
@@ -474,12 +474,25 @@ pub async fn import_csv(
     })?;
     // If the request ends before the write does, the statement is cancelled, not left running.
     let mut conn = Cancellable::acquire(&state.db).await?;
-    let mut tx = conn.begin().await?;
-    cancellable::limit_statements(&mut tx, state.request_timeout).await?;
-    let (created, updated) = db::products::upsert_many(&mut tx, user.user_id, &columns).await?;
-    tx.commit().await?;
+    let written = write_import(&mut conn, user.user_id, &columns, state.request_timeout).await;
+    // The statements returned, done or refused (a duplicate SKU, say): the connection is fine.
     conn.release();
+    let (created, updated) = written?;
     Ok(Json(ImportResult { created, updated }))
+}
+
+/// Writes an import in one transaction, each statement bounded by `limit`.
+async fn write_import(
+    conn: &mut sqlx::PgConnection,
+    user_id: Uuid,
+    columns: &UpsertRows,
+    limit: std::time::Duration,
+) -> sqlx::Result<(i64, i64)> {
+    let mut tx = conn.begin().await?;
+    cancellable::limit_statements(&mut tx, limit).await?;
+    let written = db::products::upsert_many(&mut tx, user_id, columns).await?;
+    tx.commit().await?;
+    Ok(written)
 }
 
 fn upsert_columns(rows: Vec<product_csv::ImportRow>) -> UpsertRows {

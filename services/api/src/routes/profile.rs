@@ -106,7 +106,7 @@ pub async fn put_profile(
     user: AuthUser,
     Json(input): Json<ProfileInput>,
 ) -> Result<Json<ProfileView>> {
-    let profile = Profile::parse(&input).map_err(Error::Validation)?;
+    let profile = Profile::parse(&input).map_err(Error::validation)?;
     let updated_at = db::profiles::upsert(&state.db, user.user_id, &profile).await?;
     Ok(Json(
         view(&state, user.user_id, profile, Some(updated_at)).await?,
@@ -250,7 +250,7 @@ pub async fn sign_avv(
     .cloned()
     .collect();
     if !errors.is_empty() {
-        return Err(Error::Validation(errors));
+        return Err(Error::validation(errors));
     }
     if let Some(existing) = db::avv::find(&state.db, user.user_id, avv::CURRENT).await? {
         return Ok((StatusCode::OK, Json(existing.into())));

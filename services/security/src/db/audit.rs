@@ -1,7 +1,6 @@
 //! The audit log of security events (logins, failures, resets, revocations).
 
-use std::net::IpAddr;
-
+use sm_http::ClientInfo;
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
@@ -9,8 +8,7 @@ pub async fn record(
     db: impl PgExecutor<'_>,
     user_id: Option<Uuid>,
     kind: &str,
-    ip: Option<IpAddr>,
-    user_agent: Option<&str>,
+    client: Option<&ClientInfo>,
     detail: serde_json::Value,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -20,8 +18,8 @@ pub async fn record(
     .bind(Uuid::now_v7())
     .bind(user_id)
     .bind(kind)
-    .bind(ip.map(|ip| ip.to_string()))
-    .bind(user_agent)
+    .bind(client.map(|c| c.ip.to_string()))
+    .bind(client.and_then(|c| c.user_agent.as_deref()))
     .bind(detail)
     .execute(db)
     .await?;

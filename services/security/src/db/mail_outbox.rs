@@ -45,15 +45,19 @@ pub struct Due {
     pub body: String,
     pub budgeted: bool,
     pub attempts: i32,
+    /// How long ago it was queued.
+    pub age_secs: f64,
 }
 
 /// Locks the mail due longest, skipping any another worker holds; it stays locked (and
 /// invisible to other workers) until `tx` ends.
 pub async fn claim_due(tx: &mut PgConnection) -> sqlx::Result<Option<Due>> {
     sqlx::query_as(
-        "SELECT id, kind, recipient, subject, body, budgeted, attempts FROM mail_outbox
+        "SELECT id, kind, recipient, subject, body, budgeted, attempts,
+                extract(epoch FROM now() - created_at)::float8 AS age_secs
+           FROM mail_outbox
           WHERE status = 'pending' AND next_attempt_at <= now()
-          ORDER BY next_attempt_at
+          ORDER BY next_attempt_at, created_at
           LIMIT 1
           FOR UPDATE SKIP LOCKED",
     )
@@ -103,13 +107,28 @@ pub async fn retry_later(
     Ok(())
 }
 
+/// Holds the mail back until `delay` from now without counting an attempt: the platform
+/// budget is used up, and it is still to be counted against it when it is next due.
+pub async fn postpone(tx: &mut PgConnection, id: Uuid, delay: Duration) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE mail_outbox SET next_attempt_at = now() + make_interval(secs => $2) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(delay.as_secs_f64())
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
 /// How long until the next pending mail is due (zero if one is due now), if any is pending.
 pub async fn next_due_in(db: impl PgExecutor<'_>) -> sqlx::Result<Option<Duration>> {
     let secs: Option<f64> = sqlx::query_scalar(
-        "SELECT greatest(extract(epoch FROM min(next_attempt_at) - now()), 0)::float8
+        // Not greatest(…, 0) here: greatest skips NULL, so "nothing pending" would read as
+        // "due now" and keep the worker polling without pause.
+        "SELECT extract(epoch FROM min(next_attempt_at) - now())::float8
            FROM mail_outbox WHERE status = 'pending'",
     )
     .fetch_one(db)
     .await?;
-    Ok(secs.map(Duration::from_secs_f64))
+    Ok(secs.map(|secs| Duration::from_secs_f64(secs.max(0.0))))
 }

@@ -2,7 +2,6 @@
 
 pub mod audit;
 pub mod budgets;
-pub mod codes;
 pub mod mail_outbox;
 pub mod recovery_codes;
 pub mod retention;
@@ -10,3 +9,4 @@ pub mod sessions;
 pub mod throttle;
 pub mod tickets;
 pub mod users;
+pub mod verification_codes;

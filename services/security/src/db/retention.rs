@@ -33,7 +33,7 @@ impl Pruned {
 }
 
 /// Deletes what is past its retention; nothing younger, and nothing still in use: a live
-/// session, the unused refresh token of one, an unexpired ticket, a throttle that still locks
+/// session, any refresh token of one, an unexpired ticket, a throttle that still locks
 /// or still counts (its hour), a budget whose window is open, a mail not yet delivered.
 pub async fn prune(db: &PgPool, keep: &RetentionConfig) -> sqlx::Result<Pruned> {
     let sessions = keep.session_retention_days;
@@ -50,10 +50,14 @@ pub async fn prune(db: &PgPool, keep: &RetentionConfig) -> sqlx::Result<Pruned> 
             sessions,
         )
         .await?,
+        // Only of ended sessions: a live session's used tokens are what recognises a replay
+        // (which ends the session), however old they are.
         refresh_tokens: delete_batched(
             db,
             "refresh_tokens",
-            "used_at < now() - make_interval(days => $1)",
+            "used_at < now() - make_interval(days => $1)
+             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id
+                           AND (s.expires_at <= now() OR s.revoked_at IS NOT NULL))",
             sessions,
         )
         .await?,

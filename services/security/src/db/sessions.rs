@@ -112,20 +112,25 @@ pub async fn keep_successor(
     Ok(())
 }
 
-/// Whether the token is the session's live (issued, not yet used) refresh token.
-pub async fn is_live_token(
-    db: impl PgExecutor<'_>,
+/// Whether the token is the session's live (issued, not yet used) refresh token, locking its
+/// row until the transaction ends: a concurrent rotation of it waits, so a token handed out
+/// on the strength of this answer is still live when the transaction commits (and one that a
+/// rotation in flight is using up is seen as used once that commits).
+pub async fn lock_live_token(
+    db: &mut PgConnection,
     session_id: Uuid,
     token_hash: &[u8],
 ) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM refresh_tokens
-                         WHERE token_hash = $1 AND session_id = $2 AND used_at IS NULL)",
+    let live: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM refresh_tokens
+          WHERE token_hash = $1 AND session_id = $2 AND used_at IS NULL
+            FOR UPDATE",
     )
     .bind(token_hash)
     .bind(session_id)
-    .fetch_one(db)
-    .await
+    .fetch_optional(db)
+    .await?;
+    Ok(live.is_some())
 }
 
 /// Who a live session belongs to: `None` once the session is revoked or expired, or the

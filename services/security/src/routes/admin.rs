@@ -40,8 +40,7 @@ pub async fn disable_user(
         &mut *tx,
         Some(id),
         "account_disabled",
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(&client),
         serde_json::json!({ "by": auth.user_id }),
     )
     .await?;
@@ -67,8 +66,7 @@ pub async fn enable_user(
         &state.db,
         Some(id),
         "account_enabled",
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(&client),
         serde_json::json!({ "by": auth.user_id }),
     )
     .await?;

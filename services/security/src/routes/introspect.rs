@@ -1,36 +1,19 @@
 //! Token introspection for the other services (in the spirit of RFC 7662).
 
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sm_http::Json;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::auth::{AuthUser, ServiceCaller};
 use crate::error::Result;
 use crate::state::AppState;
-use sm_domain::Role;
+use sm_domain::Introspection;
 
 #[derive(Deserialize, ToSchema)]
 pub struct IntrospectRequest {
     /// The user's access token.
     pub token: String,
-}
-
-#[derive(Debug, Serialize, ToSchema, PartialEq)]
-pub struct Introspection {
-    pub active: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub: Option<Uuid>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<Role>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sid: Option<Uuid>,
-    /// Expiry of the token (Unix seconds): cache the answer no longer than this.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exp: Option<i64>,
 }
 
 /// Whether an access token is valid right now: signature, claims, and a live session of an
@@ -51,14 +34,7 @@ pub async fn introspect(
             sid: Some(user.session_id),
             exp: Some(user.expires_at),
         },
-        None => Introspection {
-            active: false,
-            sub: None,
-            email: None,
-            role: None,
-            sid: None,
-            exp: None,
-        },
+        None => Introspection::inactive(),
     };
     Ok(Json(answer))
 }

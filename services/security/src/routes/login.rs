@@ -8,7 +8,6 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::tokens::{self, TokenResponse};
-use crate::codes::{self, Purpose};
 use crate::crypto::opaque;
 use crate::db;
 use crate::db::users::UserRow;
@@ -18,6 +17,7 @@ use crate::domain::recovery;
 use crate::domain::totp::{self, Totp};
 use crate::error::{Error, Result};
 use crate::mail::MailKind;
+use crate::mailed_codes::{self, Purpose};
 use crate::state::AppState;
 use sm_domain::Language;
 use sm_http::ClientInfo;
@@ -103,8 +103,7 @@ pub async fn login(
                 &state.db,
                 user_id,
                 "login_failed",
-                Some(client.ip),
-                client.user_agent.as_deref(),
+                Some(&client),
                 serde_json::json!({}),
             )
             .await?;
@@ -130,9 +129,9 @@ pub async fn login(
     .await?;
     if method == "email" {
         // Within the resend cooldown the code mailed a moment ago stays valid.
-        let cooldown = codes::RESEND_COOLDOWN_SECS;
+        let cooldown = mailed_codes::RESEND_COOLDOWN_SECS;
         if let Some(code) =
-            codes::issue_in(&state, &mut *tx, user.id, Purpose::Login, cooldown).await?
+            mailed_codes::issue_in(&state, &mut *tx, user.id, Purpose::Login, cooldown).await?
         {
             let language = Language::from_db(&user.language);
             let (to, name) = (&user.email, &user.full_name);
@@ -154,8 +153,7 @@ pub async fn login(
         &state.db,
         Some(user.id),
         "login_password_ok",
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(&client),
         serde_json::json!({ "method": method }),
     )
     .await?;
@@ -225,8 +223,7 @@ pub async fn verify_2fa(
                 &state.db,
                 Some(user.id),
                 FACTOR_FAILED,
-                Some(client.ip),
-                client.user_agent.as_deref(),
+                Some(&client),
                 detail,
             )
             .await?;
@@ -243,8 +240,7 @@ pub async fn verify_2fa(
         &mut *tx,
         Some(user.id),
         "login_succeeded",
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(&client),
         detail,
     )
     .await?;
@@ -256,7 +252,7 @@ pub async fn verify_2fa(
 /// A second factor that passed its check and is used up inside the login's transaction,
 /// with the session it opens.
 enum Factor {
-    Code(codes::Matched),
+    Code(mailed_codes::Matched),
     /// Already used up: its time step is recorded when it is checked.
     Totp,
     Recovery(Vec<u8>),
@@ -284,7 +280,7 @@ async fn check_second_factor(
 ) -> Result<Factor> {
     match (method, req.code.as_deref(), req.recovery_code.as_deref()) {
         ("email", Some(code), None) => Ok(Factor::Code(
-            codes::check(state, user.id, Purpose::Login, code).await?,
+            mailed_codes::check(state, user.id, Purpose::Login, code).await?,
         )),
         ("totp", Some(code), None) => check_totp(state, user, code).await.map(|()| Factor::Totp),
         ("totp", None, Some(recovery_code)) => Ok(Factor::Recovery(recovery::hash(recovery_code))),

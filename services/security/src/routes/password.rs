@@ -5,20 +5,19 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sm_http::Json;
 use sqlx::PgConnection;
-use tracing::Instrument;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::register::EmailRequest;
 use super::Accepted;
 use crate::auth::AuthUser;
-use crate::codes::{self, Purpose};
 use crate::db;
 use crate::db::users::UserRow;
 use crate::domain::email::Email;
 use crate::domain::password::{self, NewPassword};
 use crate::error::{Error, Result};
 use crate::mail::MailKind;
+use crate::mailed_codes::{self, Purpose};
 use crate::state::AppState;
 use sm_domain::Language;
 use sm_http::ClientInfo;
@@ -43,12 +42,10 @@ pub async fn request_reset(
         // Whether the address has an account must not show in the answer, nor in how long it
         // takes: the answer goes out before anything is looked up, and the code and its mail
         // are made in the background (in one transaction, so both exist or neither).
-        let work = async move {
-            if let Err(e) = issue_reset_code(&state, &email, &client).await {
-                tracing::error!(error = %e, "could not issue a password-reset code");
-            }
-        };
-        tokio::spawn(work.instrument(tracing::Span::current()));
+        let deferred = state.deferred.clone();
+        deferred.spawn("password-reset code", async move {
+            issue_reset_code(&state, &email, &client).await
+        });
     }
     Ok((
         StatusCode::ACCEPTED,
@@ -70,15 +67,15 @@ async fn issue_reset_code(state: &AppState, email: &Email, client: &ClientInfo) 
         &mut *tx,
         user.as_ref().map(|u| u.id),
         "password_reset_requested",
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(client),
         serde_json::json!({}),
     )
     .await?;
     if let Some(user) = user {
-        let cooldown = codes::RESEND_COOLDOWN_SECS;
+        let cooldown = mailed_codes::RESEND_COOLDOWN_SECS;
         let code =
-            codes::issue_in(state, &mut *tx, user.id, Purpose::PasswordReset, cooldown).await?;
+            mailed_codes::issue_in(state, &mut *tx, user.id, Purpose::PasswordReset, cooldown)
+                .await?;
         if let Some(code) = code {
             let language = Language::from_db(&user.language);
             let (to, name) = (&user.email, &user.full_name);
@@ -116,14 +113,21 @@ pub async fn confirm_reset(
     let email = Email::parse(&req.email).map_err(|_| Error::InvalidCode)?;
     // Judge the new password first: a weak one must not cost a code attempt.
     let new_password = NewPassword::parse(&req.new_password, &[email.as_str()])
-        .map_err(|e| Error::Validation(vec![e.with_field("new_password")]))?;
+        .map_err(|e| Error::validation(vec![e.with_field("new_password")]))?;
     let per_day = state.settings.reset_code_guesses_per_day;
-    codes::take_daily_guess(&state, Purpose::PasswordReset, email.as_str(), per_day).await?;
+    mailed_codes::take_daily_guess(
+        &state,
+        Purpose::PasswordReset,
+        email.as_str(),
+        client.ip,
+        per_day,
+    )
+    .await?;
     let user = db::users::find_by_email(&state.db, email.as_str())
         .await?
         .filter(|u| u.is_active)
         .ok_or(Error::InvalidCode)?;
-    let matched = codes::check(&state, user.id, Purpose::PasswordReset, &req.code).await?;
+    let matched = mailed_codes::check(&state, user.id, Purpose::PasswordReset, &req.code).await?;
     let hash = state.passwords.hash(new_password.into_secret()).await?;
 
     let mut tx = state.db.begin().await?;
@@ -161,7 +165,7 @@ pub async fn change(
         .await?
         .ok_or(Error::Unauthenticated)?;
     let new_password = NewPassword::parse(&req.new_password, &[&user.email, &user.full_name])
-        .map_err(|e| Error::Validation(vec![e.with_field("new_password")]))?;
+        .map_err(|e| Error::validation(vec![e.with_field("new_password")]))?;
     confirm_current(&state, &user, &req.current_password, &client).await?;
     let hash = state.passwords.hash(new_password.into_secret()).await?;
     let mut tx = state.db.begin().await?;
@@ -197,8 +201,7 @@ async fn replace_password(
         &mut *tx,
         Some(user.id),
         reason,
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(client),
         serde_json::json!({}),
     )
     .await?;
@@ -237,8 +240,7 @@ pub(crate) async fn confirm_current(
         &state.db,
         Some(user.id),
         "password_confirmation_failed",
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(client),
         detail,
     )
     .await?;

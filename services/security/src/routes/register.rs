@@ -8,13 +8,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::Accepted;
-use crate::codes::{self, Purpose};
 use crate::db;
 use crate::db::users::SignUp;
 use crate::domain::email::Email;
 use crate::domain::password::NewPassword;
 use crate::error::{Error, Result};
 use crate::mail::MailKind;
+use crate::mailed_codes::{self, Purpose};
 use crate::state::AppState;
 use sm_domain::Language;
 use sm_http::ClientInfo;
@@ -56,7 +56,8 @@ fn parse_name(raw: &str) -> Result<String, FieldError> {
 /// Creates an account and mails a confirmation code. A taken address gets the same answer
 /// (its owner gets a notice instead), so the answer reveals nothing. Signing up again for an
 /// address that was never verified replaces the earlier sign-up's password (and name and
-/// language) and mails a new code: whoever proves the mailbox gets the password they chose.
+/// language) and mails a new code, at most one a minute per address: whoever proves the
+/// mailbox (with any live code) gets the password of the latest sign-up.
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 202, body = Accepted), (status = 422, body = sm_http::ErrorBody), (status = 429, body = sm_http::ErrorBody)))]
 pub async fn register(
@@ -78,7 +79,7 @@ pub async fn register(
     .cloned()
     .collect();
     if !fields.is_empty() {
-        return Err(Error::Validation(fields));
+        return Err(Error::validation(fields));
     }
     let (email, name, password) = (email?, name?, password?);
     let language = req.language.unwrap_or_default();
@@ -99,10 +100,13 @@ pub async fn register(
     .await?;
     let mail = match outcome {
         SignUp::Created | SignUp::Replaced => {
-            // A new code even within the resend cooldown, killing any earlier one: the code
-            // in the mailbox must belong to the sign-up whose password the account now has.
-            let code = codes::issue_in(&state, &mut *tx, account.id, Purpose::EmailVerification, 0)
-                .await?;
+            // Within the resend cooldown no new code and no mail (so sign-ups cannot flood an
+            // inbox or kill the code just mailed); that code stays live and verifies into the
+            // password this sign-up just stored, since verifying only marks the account row.
+            let cooldown = mailed_codes::RESEND_COOLDOWN_SECS;
+            let purpose = Purpose::EmailVerification;
+            let code =
+                mailed_codes::issue_in(&state, &mut *tx, account.id, purpose, cooldown).await?;
             code.map(|code| (MailKind::VerifyEmail, Some(code)))
         }
         SignUp::Verified => {
@@ -125,8 +129,7 @@ pub async fn register(
         &mut *tx,
         Some(account.id),
         event,
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(&client),
         serde_json::json!({}),
     )
     .await?;
@@ -172,11 +175,19 @@ pub async fn verify_email(
     state.limits.verify.check(client.ip)?;
     let email = Email::parse(&req.email).map_err(|_| Error::InvalidCode)?;
     let per_day = state.settings.verification_code_guesses_per_day;
-    codes::take_daily_guess(&state, Purpose::EmailVerification, email.as_str(), per_day).await?;
+    mailed_codes::take_daily_guess(
+        &state,
+        Purpose::EmailVerification,
+        email.as_str(),
+        client.ip,
+        per_day,
+    )
+    .await?;
     let user = db::users::find_by_email(&state.db, email.as_str())
         .await?
         .ok_or(Error::InvalidCode)?;
-    let matched = codes::check(&state, user.id, Purpose::EmailVerification, &req.code).await?;
+    let matched =
+        mailed_codes::check(&state, user.id, Purpose::EmailVerification, &req.code).await?;
     let mut tx = state.db.begin().await?;
     // The account row first, then the code: the order a sign-up locks them in.
     db::users::mark_verified(&mut *tx, user.id).await?;
@@ -185,8 +196,7 @@ pub async fn verify_email(
         &mut *tx,
         Some(user.id),
         "email_verified",
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(&client),
         serde_json::json!({}),
     )
     .await?;
@@ -209,31 +219,38 @@ pub async fn resend_verification(
 ) -> Result<(StatusCode, Json<Accepted>)> {
     state.limits.resend.check(client.ip)?;
     if let Ok(email) = Email::parse(&req.email) {
-        if let Some(user) = db::users::find_by_email(&state.db, email.as_str()).await? {
-            if !user.is_verified && user.is_active {
-                let mut tx = state.db.begin().await?;
-                let cooldown = codes::RESEND_COOLDOWN_SECS;
-                let purpose = Purpose::EmailVerification;
-                if let Some(code) =
-                    codes::issue_in(&state, &mut *tx, user.id, purpose, cooldown).await?
-                {
-                    let language = Language::from_db(&user.language);
-                    let (to, name) = (&user.email, &user.full_name);
-                    state
-                        .mail
-                        .queue(
-                            &mut *tx,
-                            MailKind::VerifyEmail,
-                            language,
-                            to,
-                            name,
-                            Some(&code),
-                        )
-                        .await?;
-                }
-                tx.commit().await?;
-            }
-        }
+        // As for a reset request: only an unverified account gets a code, so the lookup and
+        // the writes run after the answer, which then takes as long for every address.
+        let deferred = state.deferred.clone();
+        deferred.spawn("verification code resend", async move {
+            resend_code(&state, &email).await
+        });
     }
     Ok((StatusCode::ACCEPTED, Json(CHECK_MAIL)))
+}
+
+/// Issues a new verification code and queues its mail, if the address belongs to an active
+/// account not yet verified (within the resend cooldown the code mailed a moment ago stays
+/// valid).
+async fn resend_code(state: &AppState, email: &Email) -> Result<()> {
+    let Some(user) = db::users::find_by_email(&state.db, email.as_str())
+        .await?
+        .filter(|u| !u.is_verified && u.is_active)
+    else {
+        return Ok(());
+    };
+    let mut tx = state.db.begin().await?;
+    let cooldown = mailed_codes::RESEND_COOLDOWN_SECS;
+    let purpose = Purpose::EmailVerification;
+    if let Some(code) = mailed_codes::issue_in(state, &mut *tx, user.id, purpose, cooldown).await? {
+        let language = Language::from_db(&user.language);
+        let (to, name) = (&user.email, &user.full_name);
+        let kind = MailKind::VerifyEmail;
+        state
+            .mail
+            .queue(&mut *tx, kind, language, to, name, Some(&code))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

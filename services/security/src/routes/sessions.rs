@@ -64,8 +64,7 @@ pub async fn revoke(
         &state.db,
         Some(auth.user_id),
         "session_revoked",
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(&client),
         serde_json::json!({ "session_id": id }),
     )
     .await?;

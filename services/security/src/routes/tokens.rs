@@ -198,7 +198,7 @@ async fn exchange(
             let successor = opaque::open(&successor_sealed, &pad);
             if let Some(successor) = successor {
                 let live_successor = opaque::hash(&successor);
-                if db::sessions::is_live_token(&mut *tx, session_id, &live_successor).await? {
+                if db::sessions::lock_live_token(&mut tx, session_id, &live_successor).await? {
                     let user = live_user(&mut tx, session_id).await?;
                     let handed = hand_out(state, jar, user, session_id, successor)?;
                     tx.commit().await?;
@@ -216,8 +216,7 @@ async fn exchange(
         &mut *tx,
         user_id,
         "refresh_token_reuse",
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(client),
         detail,
     )
     .await?;
@@ -250,8 +249,7 @@ pub async fn logout(
         &state.db,
         Some(auth.user_id),
         "logout",
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(&client),
         serde_json::json!({}),
     )
     .await?;
@@ -272,8 +270,7 @@ pub async fn logout_all(
         &state.db,
         Some(auth.user_id),
         "logout_all",
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(&client),
         serde_json::json!({ "sessions": ended }),
     )
     .await?;

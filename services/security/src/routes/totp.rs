@@ -144,8 +144,7 @@ pub async fn enable(
         &mut *tx,
         Some(user.id),
         "totp_enabled",
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(&client),
         serde_json::json!({}),
     )
     .await?;
@@ -174,8 +173,7 @@ pub async fn disable(
         &mut *tx,
         Some(user.id),
         "totp_disabled",
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(&client),
         serde_json::json!({}),
     )
     .await?;
@@ -209,8 +207,7 @@ pub async fn regenerate_recovery_codes(
         &mut *tx,
         Some(user.id),
         "recovery_codes_regenerated",
-        Some(client.ip),
-        client.user_agent.as_deref(),
+        Some(&client),
         serde_json::json!({}),
     )
     .await?;

@@ -2,6 +2,8 @@
 //! password reset: 10 minutes, 5 attempts, single use, a new code kills the old one,
 //! one mail a minute at most.
 
+use std::net::IpAddr;
+
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -51,7 +53,7 @@ pub async fn issue_in(
     cooldown_secs: i64,
 ) -> Result<Option<String>> {
     let code = code::generate();
-    let issued = db::codes::issue(
+    let issued = db::verification_codes::issue(
         db,
         user_id,
         purpose.as_str(),
@@ -63,30 +65,54 @@ pub async fn issue_in(
     Ok(issued.then_some(code))
 }
 
-/// Counts a guess at the codes of `purpose` mailed to `email`, refusing once the address made
-/// `per_day` guesses today. Each code allows [`MAX_ATTEMPTS`], but a new code can be had every
-/// minute (or, for verification, with every sign-up), so the guesses are also counted across
-/// codes. Keyed by the address before any account is looked up, so an address without an
-/// account behaves the same.
+/// How many clients' daily guesses (see [`take_daily_guess`]) one address allows in all.
+pub const ADDRESS_CEILING_FACTOR: i32 = 10;
+
+/// Counts a guess at the codes of `purpose` mailed to `email`, refusing once `client`'s
+/// network made `per_day` guesses at them today, or all networks together ten times as many.
+/// Each code allows [`MAX_ATTEMPTS`], but a new code can be had every minute (or, for
+/// verification, with every sign-up), so the guesses are also counted across codes — per
+/// network, so an attacker's guesses use up their own budget and not the owner's (who can
+/// still use the code they were mailed), with a ceiling per address against many networks.
+/// Counted before any account is looked up, so an address without one behaves the same.
 pub async fn take_daily_guess(
     state: &AppState,
     purpose: Purpose,
     email: &str,
+    client: IpAddr,
     per_day: i32,
 ) -> Result<()> {
-    let key = state.budget_keys.hash(&[
-        b"code_guesses",
-        purpose.as_str().as_bytes(),
-        email.as_bytes(),
-    ]);
-    if db::budgets::take(&state.db, &key, per_day, DAY_SECS).await? {
-        return Ok(());
+    let network = sm_http::network_of(client).to_string();
+    let (purpose_name, email) = (purpose.as_str().as_bytes(), email.as_bytes());
+    let budgets = [
+        (
+            state.budget_keys.hash(&[
+                b"code_guesses_from_network",
+                purpose_name,
+                email,
+                network.as_bytes(),
+            ]),
+            per_day,
+        ),
+        (
+            state
+                .budget_keys
+                .hash(&[b"code_guesses", purpose_name, email]),
+            per_day.saturating_mul(ADDRESS_CEILING_FACTOR),
+        ),
+    ];
+    // One network's guesses stop at its own budget, so they cannot use up more than that
+    // of the address's.
+    for (key, max) in budgets {
+        if !db::budgets::take(&state.db, &key, max, DAY_SECS).await? {
+            let retry_after_secs = db::budgets::wait_secs(&state.db, &key, DAY_SECS).await?;
+            return Err(Error::GuessesExhausted {
+                purpose,
+                retry_after_secs,
+            });
+        }
     }
-    let retry_after_secs = db::budgets::wait_secs(&state.db, &key, DAY_SECS).await?;
-    Err(Error::GuessesExhausted {
-        purpose,
-        retry_after_secs,
-    })
+    Ok(())
 }
 
 /// A code that matched; use it up with [`Matched::consume`] inside the transaction that
@@ -95,7 +121,7 @@ pub struct Matched(Uuid);
 
 impl Matched {
     pub async fn consume(self, tx: &mut PgConnection) -> Result<()> {
-        if db::codes::consume(tx, self.0).await? {
+        if db::verification_codes::consume(tx, self.0).await? {
             Ok(())
         } else {
             Err(Error::InvalidCode)
@@ -115,7 +141,8 @@ pub async fn check(
         return Err(Error::InvalidCode);
     };
     let Some((id, stored)) =
-        db::codes::take_attempt(&state.db, user_id, purpose.as_str(), MAX_ATTEMPTS).await?
+        db::verification_codes::take_attempt(&state.db, user_id, purpose.as_str(), MAX_ATTEMPTS)
+            .await?
     else {
         return Err(Error::InvalidCode);
     };
