@@ -2,7 +2,8 @@
 //! asserts would be flaky on a shared machine, so this checks the cause instead: every sign-up
 //! runs the same statements before answering (one argon2 hash is computed unconditionally in
 //! the code, before any branching) — the same writes and one commit, which dominate the time;
-//! a reset request answers before it looks anything up (`hardening.rs`).
+//! reset and resend-verification requests answer before they look anything up
+//! (`hardening.rs`, `deferred_work.rs`).
 //!
 //! The only test in this binary: the statement log is read through a thread-local tracing
 //! subscriber, which a second test running at the same time can keep from seeing events.
