@@ -261,3 +261,28 @@ async fn without_smtp_or_an_explicit_file_outbox_the_service_refuses_to_start(db
         "{message}"
     );
 }
+
+#[sqlx::test]
+async fn mail_outside_the_budget_is_delivered_before_mail_waiting_for_it(db: PgPool) {
+    use security::db::mail_outbox::{claim_due, insert, NewMail};
+    let mail = |kind, budgeted| NewMail {
+        kind,
+        recipient: "anna@example.de",
+        subject: "s",
+        body: "b",
+        budgeted,
+    };
+    // A sign-up code queued (and due) first, then a login code.
+    insert(&db, mail("verification", true)).await.unwrap();
+    sqlx::query("UPDATE mail_outbox SET next_attempt_at = now() - interval '1 minute'")
+        .execute(&db)
+        .await
+        .unwrap();
+    insert(&db, mail("login", false)).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let first = claim_due(&mut tx).await.unwrap().expect("mail is due");
+    assert_eq!(
+        first.kind, "login",
+        "a login never waits behind budgeted mail"
+    );
+}

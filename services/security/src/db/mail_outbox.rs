@@ -50,14 +50,16 @@ pub struct Due {
 }
 
 /// Locks the mail due longest, skipping any another worker holds; it stays locked (and
-/// invisible to other workers) until `tx` ends.
+/// invisible to other workers) until `tx` ends. Mail outside the platform budget (login
+/// codes, notices to signed-in users) goes first, so a flood of sign-ups waiting for the
+/// budget never holds up a login.
 pub async fn claim_due(tx: &mut PgConnection) -> sqlx::Result<Option<Due>> {
     sqlx::query_as(
         "SELECT id, kind, recipient, subject, body, budgeted, attempts,
                 extract(epoch FROM now() - created_at)::float8 AS age_secs
            FROM mail_outbox
           WHERE status = 'pending' AND next_attempt_at <= now()
-          ORDER BY next_attempt_at, created_at
+          ORDER BY budgeted, next_attempt_at, created_at
           LIMIT 1
           FOR UPDATE SKIP LOCKED",
     )
