@@ -4,12 +4,15 @@
 
 use std::net::IpAddr;
 
+use sm_domain::Language;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::db;
+use crate::db::users::UserRow;
 use crate::domain::code;
 use crate::error::{Error, Result};
+use crate::mail::MailKind;
 use crate::state::AppState;
 
 pub const TTL_MINUTES: i64 = 10;
@@ -63,6 +66,26 @@ pub async fn issue_in(
     )
     .await?;
     Ok(issued.then_some(code))
+}
+
+/// Issues a code of `purpose` for `user` and queues the `kind` mail that carries it, both in
+/// `tx`. Within the resend cooldown nothing happens: the code mailed a moment ago stays valid.
+pub async fn issue_and_queue(
+    state: &AppState,
+    tx: &mut PgConnection,
+    user: &UserRow,
+    purpose: Purpose,
+    kind: MailKind,
+) -> Result<()> {
+    if let Some(code) = issue_in(state, &mut *tx, user.id, purpose, RESEND_COOLDOWN_SECS).await? {
+        let language = Language::from_db(&user.language);
+        let (to, name) = (&user.email, &user.full_name);
+        state
+            .mail
+            .queue(&mut *tx, kind, language, to, name, Some(&code))
+            .await?;
+    }
+    Ok(())
 }
 
 /// How many clients' daily guesses (see [`take_daily_guess`]) one address allows in all.

@@ -19,7 +19,6 @@ use crate::error::{Error, Result};
 use crate::mail::MailKind;
 use crate::mailed_codes::{self, Purpose};
 use crate::state::AppState;
-use sm_domain::Language;
 use sm_http::ClientInfo;
 
 pub const TICKET_TTL_SECS: i64 = 5 * 60;
@@ -129,24 +128,8 @@ pub async fn login(
     .await?;
     if method == "email" {
         // Within the resend cooldown the code mailed a moment ago stays valid.
-        let cooldown = mailed_codes::RESEND_COOLDOWN_SECS;
-        if let Some(code) =
-            mailed_codes::issue_in(&state, &mut *tx, user.id, Purpose::Login, cooldown).await?
-        {
-            let language = Language::from_db(&user.language);
-            let (to, name) = (&user.email, &user.full_name);
-            state
-                .mail
-                .queue(
-                    &mut *tx,
-                    MailKind::LoginCode,
-                    language,
-                    to,
-                    name,
-                    Some(&code),
-                )
-                .await?;
-        }
+        let (purpose, kind) = (Purpose::Login, MailKind::LoginCode);
+        mailed_codes::issue_and_queue(&state, &mut tx, &user, purpose, kind).await?;
     }
     tx.commit().await?;
     db::audit::record(

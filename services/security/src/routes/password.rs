@@ -72,19 +72,8 @@ async fn issue_reset_code(state: &AppState, email: &Email, client: &ClientInfo) 
     )
     .await?;
     if let Some(user) = user {
-        let cooldown = mailed_codes::RESEND_COOLDOWN_SECS;
-        let code =
-            mailed_codes::issue_in(state, &mut *tx, user.id, Purpose::PasswordReset, cooldown)
-                .await?;
-        if let Some(code) = code {
-            let language = Language::from_db(&user.language);
-            let (to, name) = (&user.email, &user.full_name);
-            let kind = MailKind::PasswordReset;
-            state
-                .mail
-                .queue(&mut *tx, kind, language, to, name, Some(&code))
-                .await?;
-        }
+        let (purpose, kind) = (Purpose::PasswordReset, MailKind::PasswordReset);
+        mailed_codes::issue_and_queue(state, &mut tx, &user, purpose, kind).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -240,17 +240,8 @@ async fn resend_code(state: &AppState, email: &Email) -> Result<()> {
         return Ok(());
     };
     let mut tx = state.db.begin().await?;
-    let cooldown = mailed_codes::RESEND_COOLDOWN_SECS;
-    let purpose = Purpose::EmailVerification;
-    if let Some(code) = mailed_codes::issue_in(state, &mut *tx, user.id, purpose, cooldown).await? {
-        let language = Language::from_db(&user.language);
-        let (to, name) = (&user.email, &user.full_name);
-        let kind = MailKind::VerifyEmail;
-        state
-            .mail
-            .queue(&mut *tx, kind, language, to, name, Some(&code))
-            .await?;
-    }
+    let (purpose, kind) = (Purpose::EmailVerification, MailKind::VerifyEmail);
+    mailed_codes::issue_and_queue(state, &mut tx, &user, purpose, kind).await?;
     tx.commit().await?;
     Ok(())
 }
