@@ -92,7 +92,7 @@ pub async fn issue_and_queue(
 pub const ADDRESS_CEILING_FACTOR: i32 = 10;
 
 /// Counts a guess at the codes of `purpose` mailed to `email`, refusing once `client`'s
-/// network made `per_day` guesses at them today, or all networks together ten times as many.
+/// network (IPv4 address, IPv6 /48) made `per_day` guesses at them today, or all networks together ten times as many.
 /// Each code allows [`MAX_ATTEMPTS`], but a new code can be had every minute (or, for
 /// verification, with every sign-up), so the guesses are also counted across codes — per
 /// network, so an attacker's guesses use up their own budget and not the owner's (who can
@@ -105,7 +105,11 @@ pub async fn take_daily_guess(
     client: IpAddr,
     per_day: i32,
 ) -> Result<()> {
-    let network = sm_http::network_of(client).to_string();
+    // IPv6 clients by their /48, a whole customer's site: a /64 each is free for the taking.
+    let network = sm_http::Scope::of(client)
+        .next()
+        .expect("every address has a network")
+        .to_string();
     let (purpose_name, email) = (purpose.as_str().as_bytes(), email.as_bytes());
     let budgets = [
         (

@@ -118,3 +118,21 @@ async fn wrong_verification_guesses_from_another_network_do_not_block_the_owner(
     let code = app.code_for(email).await;
     expect(verify(OWNER, code).await, StatusCode::OK).await;
 }
+
+#[sqlx::test(migrator = "security::MIGRATOR")]
+async fn the_64s_of_one_ipv6_site_share_one_budget(db: PgPool) {
+    let app = app_behind_proxy(db, "--reset-code-guesses-per-day=3").await;
+    let email = "v6@example.de";
+    app.verified_user(email).await;
+    // Three guesses, each from another /64 of the attacker's /48: that is the site's budget.
+    for n in 1..=3 {
+        let client = format!("2001:db8:66:{n}::1");
+        let res = confirm_reset(&app, &client, email, "123456").await;
+        assert_eq!(error_code(res).await, "invalid_code");
+    }
+    let res = confirm_reset(&app, "2001:db8:66:4::1", email, "123456").await;
+    assert_eq!(error_code(res).await, "reset_attempts_exhausted");
+    // Another site is counted on its own.
+    let res = confirm_reset(&app, "2001:db8:77::1", email, "123456").await;
+    assert_eq!(error_code(res).await, "invalid_code");
+}
