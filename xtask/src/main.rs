@@ -3,6 +3,7 @@
 mod bench;
 mod cargo;
 mod paths;
+mod platform;
 mod postgres;
 mod process;
 mod schemathesis;

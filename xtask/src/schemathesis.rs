@@ -4,7 +4,7 @@
 //! token and once with a valid one. Any server error, or any answer the document does not
 //! describe, fails the run.
 
-use std::{ffi::OsString, path::PathBuf, time::Duration};
+use std::{ffi::OsString, path::PathBuf};
 
 use anyhow::{bail, Context, Result};
 use reqwest::Method;
@@ -16,10 +16,10 @@ use crate::{
         self,
         api::{Api, User},
     },
-    cargo, paths,
+    paths,
+    platform::{Platform, Settings},
     postgres::Postgres,
-    process::{free_port, StopSignal, Supervisor},
-    secrets, services,
+    process::StopSignal,
 };
 
 /// Test cases per operation and phase: enough to find what the documents miss, few enough
@@ -41,53 +41,18 @@ pub async fn run() -> Result<()> {
 
 /// Runs against `pg`, where it makes (and remakes) databases of its own.
 pub async fn run_on(pg: &Postgres, schemathesis: &Schemathesis) -> Result<()> {
-    let [security, api] = ["security", "api"].map(services::get);
-    let [security_db, api_db] =
-        [security, api].map(|svc| format!("{}_schemathesis", svc.database.unwrap_or(svc.name)));
-    pg.recreate_database(&security_db).await?;
-    pg.recreate_database(&api_db).await?;
-    let bins = cargo::build_bins(
-        &[(security.package, security.bin), (api.package, api.bin)],
-        false,
-    )
-    .await?;
-
-    let outbox = tempfile::tempdir()?;
-    let secrets = secrets::generate();
-    let service_token = secrets
-        .iter()
-        .find(|(name, _)| name == "SERVICE_TOKEN")
-        .map(|(_, value)| value.clone())
-        .context("no SERVICE_TOKEN among the generated secrets")?;
-    let (security_port, api_port) = (free_port()?, free_port()?);
-    let security_base = format!("http://127.0.0.1:{security_port}");
-    let api_base = format!("http://127.0.0.1:{api_port}");
-    let mut security_cmd = bench::command(&bins[0], security_port, &secrets);
-    security_cmd
-        .env("DATABASE_URL", pg.database_url(&security_db))
-        .env("MAIL_OUTBOX_DIR", outbox.path())
+    let settings = Settings {
         // The fuzzer sends thousands of requests from one address: per-client limits would
         // turn most of them into 429 and leave the handlers untested.
-        .env("AUTH_RATE_LIMIT_PER_MINUTE", "1000000");
-    let mut api_cmd = bench::command(&bins[1], api_port, &secrets);
-    api_cmd
-        .env("DATABASE_URL", pg.database_url(&api_db))
-        .env("SECURITY_SERVICE_URL", &security_base)
-        .env("AUTH_FAILURES_PER_MINUTE", "1000000");
-
-    let mut sup = Supervisor::new()?;
-    sup.spawn(security.name, security_cmd)?;
-    sup.spawn(api.name, api_cmd)?;
+        security: &[("AUTH_RATE_LIMIT_PER_MINUTE", "1000000")],
+        api: &[("AUTH_FAILURES_PER_MINUTE", "1000000")],
+    };
+    let mut platform = Platform::start(pg, "schemathesis", false, settings).await?;
+    let (security_base, api_base) = (platform.security_base.clone(), platform.api_base.clone());
+    let service_token = platform.service_token.clone();
     let result = async {
-        for (name, base) in [(security.name, &security_base), (api.name, &api_base)] {
-            sup.wait_ready(
-                name,
-                &format!("{base}/health/ready"),
-                Duration::from_secs(60),
-            )
-            .await?;
-        }
-        let auth = Api::new(&security_base, outbox.path(), &service_token)?;
+        platform.wait_ready().await?;
+        let auth = Api::new(&security_base, platform.outbox.path(), &service_token)?;
         // A user and a session per service, so that one run cannot spoil the other's.
         let users = [User::new(0), User::new(1)];
         auth.sign_up_all(&users).await?;
@@ -139,7 +104,7 @@ pub async fn run_on(pg: &Postgres, schemathesis: &Schemathesis) -> Result<()> {
         anyhow::Ok(())
     }
     .await;
-    sup.shutdown().await;
+    platform.sup.shutdown().await;
     result
 }
 
