@@ -5,8 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use clap::Parser;
-use common::{expect, TestApp, JWT_SECRET, SERVICE_TOKEN, TOTP_KEY};
+use common::{expect, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -118,25 +117,7 @@ async fn shutdown_waits_for_reset_requests_already_answered(db: PgPool) {
         "postgres://postgres@127.0.0.1:5432/{}",
         options.get_database().unwrap()
     );
-    let smtp_port = helper.sink.port().to_string();
-    let config = security::config::Config::try_parse_from([
-        "security",
-        "--database-url",
-        &url,
-        "--jwt-secret",
-        JWT_SECRET,
-        "--service-token",
-        SERVICE_TOKEN,
-        "--totp-encryption-key",
-        TOTP_KEY,
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &smtp_port,
-        "--smtp-tls",
-        "none",
-    ])
-    .unwrap();
+    let config = common::test_config(helper.sink.port(), &["--database-url", &url]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -76,24 +76,7 @@ impl TestApp {
     }
 
     async fn build(db: PgPool, extra: &[&str], sink: SmtpSink, smtp_port: u16) -> Self {
-        let port = smtp_port.to_string();
-        let mut args = vec![
-            "security",
-            "--jwt-secret",
-            JWT_SECRET,
-            "--service-token",
-            SERVICE_TOKEN,
-            "--totp-encryption-key",
-            TOTP_KEY,
-            "--smtp-host",
-            "127.0.0.1",
-            "--smtp-port",
-            &port,
-            "--smtp-tls",
-            "none",
-        ];
-        args.extend_from_slice(extra);
-        let config = Config::try_parse_from(args).expect("test configuration parses");
+        let config = test_config(smtp_port, extra);
         let state = security::state(&config, db.clone()).expect("state builds");
         let app = security::router(state.clone(), &config.server);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -272,4 +255,27 @@ pub async fn error_code(res: Response) -> String {
         .as_str()
         .expect("error code")
         .to_owned()
+}
+
+/// The service's settings in tests: the test secrets, mail over SMTP to `smtp_port` on
+/// loopback, and `extra`.
+pub fn test_config(smtp_port: u16, extra: &[&str]) -> Config {
+    let port = smtp_port.to_string();
+    let mut args = vec![
+        "security",
+        "--jwt-secret",
+        JWT_SECRET,
+        "--service-token",
+        SERVICE_TOKEN,
+        "--totp-encryption-key",
+        TOTP_KEY,
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port,
+        "--smtp-tls",
+        "none",
+    ];
+    args.extend_from_slice(extra);
+    Config::try_parse_from(args).expect("test configuration parses")
 }
