@@ -1,0 +1,197 @@
+//! Sending one request with the retries every vendor's guide asks for: 429 and 5xx and
+//! timeouts retried with exponential backoff and jitter, `Retry-After` honoured.
+
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use http::StatusCode;
+
+use crate::ChannelError;
+
+/// How hard to retry a transient failure.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// A `Retry-After` longer than this is not waited out: the call fails as rate limited
+    /// and the sync engine reschedules it.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 4,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(20),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The HTTP client every connector shares, with its timeouts and retry policy.
+#[derive(Clone)]
+pub struct Transport {
+    client: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl Transport {
+    /// `timeout` bounds each attempt, connecting included.
+    pub fn new(timeout: Duration, retry: RetryPolicy) -> Self {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("ShopMarkets/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .timeout(timeout)
+            // The vendors answer directly; a redirect would only carry credentials elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("the TLS backend initialises");
+        Transport { client, retry }
+    }
+
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    /// Sends the request `build` makes (called again for every attempt, so signatures and
+    /// timestamps are fresh) until the answer is neither 429 nor 5xx. Timeouts and broken
+    /// connections count as 5xx. When the retries run out the last failure comes back as
+    /// [`ChannelError::RateLimited`] or [`ChannelError::Unavailable`].
+    pub async fn send(
+        &self,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ChannelError> {
+        let mut delays = self.backoff();
+        loop {
+            let failure = match build(&self.client).send().await {
+                Ok(response) if is_transient(response.status()) => Failure::from(response),
+                Ok(response) => return Ok(response),
+                Err(e) => Failure::Transport(describe(e)),
+            };
+            let wait = match (&failure, delays.next()) {
+                (_, None) => None,
+                (Failure::Status { retry_after, .. }, Some(delay)) => match retry_after {
+                    Some(after) if *after > self.retry.max_retry_after => None,
+                    Some(after) => Some((*after).max(delay)),
+                    None => Some(delay),
+                },
+                (Failure::Transport(_), Some(delay)) => Some(delay),
+            };
+            match wait {
+                Some(wait) => {
+                    tracing::debug!(?wait, failure = %failure.describe(), "channel call retried");
+                    tokio::time::sleep(wait).await;
+                }
+                None => return Err(failure.into_error()),
+            }
+        }
+    }
+
+    fn backoff(&self) -> impl Iterator<Item = Duration> {
+        ExponentialBuilder::default()
+            .with_min_delay(self.retry.min_delay)
+            .with_max_delay(self.retry.max_delay)
+            .with_max_times(self.retry.max_retries)
+            .with_jitter()
+            .build()
+    }
+}
+
+fn is_transient(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+enum Failure {
+    Status {
+        status: StatusCode,
+        retry_after: Option<Duration>,
+    },
+    Transport(String),
+}
+
+impl From<reqwest::Response> for Failure {
+    fn from(response: reqwest::Response) -> Self {
+        Failure::Status {
+            status: response.status(),
+            retry_after: retry_after(response.headers()),
+        }
+    }
+}
+
+impl Failure {
+    fn describe(&self) -> String {
+        match self {
+            Failure::Status { status, .. } => format!("HTTP {status}"),
+            Failure::Transport(message) => message.clone(),
+        }
+    }
+
+    fn into_error(self) -> ChannelError {
+        match self {
+            Failure::Status {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                retry_after,
+            } => ChannelError::RateLimited { retry_after },
+            other => ChannelError::unavailable(other.describe()),
+        }
+    }
+}
+
+/// A reqwest error without its URL (a Kaufland or Shopify URL is harmless, but the habit
+/// keeps query strings out of logs).
+fn describe(e: reqwest::Error) -> String {
+    if e.is_timeout() {
+        "the channel did not answer in time".to_owned()
+    } else if e.is_connect() {
+        "the channel could not be reached".to_owned()
+    } else {
+        format!("the connection to the channel failed: {}", e.without_url())
+    }
+}
+
+/// `Retry-After` as seconds or as an HTTP date.
+pub(crate) fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, "2".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert(http::header::RETRY_AFTER, "0.5".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(500)));
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        headers.insert(http::header::RETRY_AFTER, later.parse().unwrap());
+        let wait = retry_after(&headers).unwrap();
+        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30));
+        headers.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+}

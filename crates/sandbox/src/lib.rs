@@ -1,0 +1,246 @@
+//! Stand-in servers for Shopify, Amazon SP-API and Kaufland, speaking each vendor's
+//! documented contract (paths, auth headers and signatures, pagination, error bodies,
+//! throttling) over a seeded German catalogue. The tests run them as peers of the
+//! connectors; the `sandbox` binary serves them as the sandbox shops of a fresh install.
+//!
+//! Every tenant (a sandbox connection) has its own shop; credentials are derived from the
+//! shared [`SandboxSecret`] and checked on every request like the vendors check theirs.
+
+pub mod amazon;
+pub mod catalogue;
+pub mod faults;
+mod images;
+pub mod kaufland;
+pub mod shopify;
+pub mod shops;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+use serde::Deserialize;
+use sm_connectors::sandbox::SandboxSecret;
+use url::Url;
+
+use catalogue::{Catalogue, CatalogueSize};
+use faults::{Fault, Faults, Vendor};
+use shops::{Shop, Shops};
+
+/// How the sandbox behaves.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    pub secret: SandboxSecret,
+    pub size: CatalogueSize,
+    /// Seeds every tenant's catalogue (mixed with the tenant's id).
+    pub seed: u64,
+    /// Multiplies the vendors' documented rates (Shopify's restore rate, Amazon's
+    /// per-operation rates, Kaufland's 111/s): 1 is the real pace, 10 ten times faster.
+    pub rate_scale: f64,
+    /// How long a `timeout` fault holds the answer back.
+    pub fault_delay: Duration,
+    /// Where shoppers' browsers reach the sandbox (for image URLs); the request's Host
+    /// when `None`.
+    pub public_url: Option<Url>,
+}
+
+impl SandboxConfig {
+    pub fn new(secret: SandboxSecret) -> Self {
+        SandboxConfig {
+            secret,
+            size: CatalogueSize {
+                products: 1_000,
+                orders: 500,
+            },
+            seed: 2026,
+            rate_scale: 1.0,
+            fault_delay: Duration::from_secs(60),
+            public_url: None,
+        }
+    }
+}
+
+/// The sandbox's shared state; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: SandboxConfig,
+    /// "Now" for every order book: fixed at start so pages stay stable while read.
+    anchor: DateTime<Utc>,
+    faults: Faults,
+    shops: Shops,
+}
+
+impl Sandbox {
+    pub fn new(config: SandboxConfig) -> Self {
+        Sandbox {
+            inner: Arc::new(Inner {
+                config,
+                anchor: Utc::now(),
+                faults: Faults::default(),
+                shops: Shops::default(),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &SandboxConfig {
+        &self.inner.config
+    }
+
+    pub fn secret(&self) -> &SandboxSecret {
+        &self.inner.config.secret
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.inner.faults
+    }
+
+    /// A tenant's shop at a vendor, seeded on first use.
+    pub fn shop(&self, vendor: Vendor, tenant: &str) -> Arc<Shop> {
+        self.inner.shops.get_or_create(vendor, tenant, || {
+            Catalogue::new(
+                self.inner.config.seed ^ fnv1a(tenant.as_bytes()),
+                self.inner.config.size,
+                self.inner.anchor,
+            )
+        })
+    }
+
+    /// A documented rate scaled by the sandbox's `rate_scale`.
+    pub fn rate(&self, documented_per_second: f64) -> f64 {
+        documented_per_second * self.inner.config.rate_scale
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01B3)
+    })
+}
+
+/// All three stand-ins, the fault switch and the product pictures.
+pub fn router(sandbox: Sandbox) -> Router {
+    Router::new()
+        .nest(
+            "/shopify/{shop}",
+            with_faults(shopify::router(), &sandbox, Vendor::Shopify),
+        )
+        .nest(
+            "/amazon",
+            with_faults(amazon::router(), &sandbox, Vendor::Amazon),
+        )
+        .nest(
+            "/kaufland/v2",
+            with_faults(kaufland::router(), &sandbox, Vendor::Kaufland),
+        )
+        .route("/_sandbox/faults", post(inject_faults).delete(clear_faults))
+        .route("/health/live", get(|| async { StatusCode::NO_CONTENT }))
+        .merge(images::router())
+        .with_state(sandbox)
+}
+
+fn with_faults(router: Router<Sandbox>, sandbox: &Sandbox, vendor: Vendor) -> Router<Sandbox> {
+    router.layer(axum::middleware::from_fn_with_state(
+        (sandbox.clone(), vendor),
+        apply_fault,
+    ))
+}
+
+async fn apply_fault(
+    State((sandbox, vendor)): State<(Sandbox, Vendor)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(fault) = sandbox.faults().take(vendor) else {
+        return next.run(request).await;
+    };
+    tracing::info!(?vendor, ?fault, "sandbox fault injected");
+    match fault {
+        Fault::Timeout => {
+            tokio::time::sleep(sandbox.config().fault_delay).await;
+            next.run(request).await
+        }
+        Fault::ServerError | Fault::Throttle => match vendor {
+            Vendor::Shopify => shopify::fault_answer(fault),
+            Vendor::Amazon => amazon::fault_answer(fault),
+            Vendor::Kaufland => kaufland::fault_answer(fault),
+        },
+        Fault::Malformed => {
+            let (parts, body) = next.run(request).await.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let cut = bytes.slice(..bytes.len() / 2);
+            let mut response = Response::from_parts(parts, axum::body::Body::from(cut));
+            response.headers_mut().remove(http::header::CONTENT_LENGTH);
+            response
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct InjectFaults {
+    vendor: Vendor,
+    fault: Fault,
+    #[serde(default = "one")]
+    times: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// `POST /_sandbox/faults {"vendor": "shopify", "fault": "server_error", "times": 3}`
+async fn inject_faults(
+    State(sandbox): State<Sandbox>,
+    Json(req): Json<InjectFaults>,
+) -> impl IntoResponse {
+    sandbox
+        .faults()
+        .inject(req.vendor, req.fault, req.times.min(1_000));
+    StatusCode::NO_CONTENT
+}
+
+async fn clear_faults(State(sandbox): State<Sandbox>) -> impl IntoResponse {
+    sandbox.faults().clear();
+    StatusCode::NO_CONTENT
+}
+
+/// A sandbox serving on a local port, for tests; stops when dropped.
+pub struct Running {
+    pub url: Url,
+    pub sandbox: Sandbox,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves the sandbox on 127.0.0.1 at a free port.
+pub async fn spawn(config: SandboxConfig) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let addr = listener.local_addr()?;
+    let sandbox = Sandbox::new(config);
+    let app = router(sandbox.clone());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(Running {
+        url: Url::parse(&format!("http://{addr}")).expect("a valid URL"),
+        sandbox,
+        task,
+    })
+}
