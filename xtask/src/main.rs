@@ -1,11 +1,13 @@
-//! Developer tasks for the ShopMarkets workspace: `cargo xtask up | test | schemathesis | bench`.
+//! Developer tasks for the ShopMarkets workspace: `cargo xtask up | test | schemathesis | bench | conformance`.
 
 mod bench;
 mod cargo;
+mod conformance;
 mod paths;
 mod platform;
 mod postgres;
 mod process;
+mod python;
 mod schemathesis;
 mod secrets;
 mod services;
@@ -37,6 +39,8 @@ enum Command {
     Schemathesis,
     /// Measure throughput, latency and memory, side by side with the saved baseline.
     Bench(bench::Args),
+    /// Check the sandbox shops and the Shopify queries against the vendors' specs.
+    Conformance(conformance::Args),
 }
 
 #[tokio::main]
@@ -46,6 +50,7 @@ async fn main() -> ExitCode {
         Command::Test { no_lint } => test::run(no_lint).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Schemathesis => schemathesis::run().await,
+        Command::Conformance(args) => conformance::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

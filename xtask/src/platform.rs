@@ -1,6 +1,6 @@
-//! The security and API services started for a measurement or a test run: built, on fresh
-//! databases of their own, with freshly generated secrets, mail into a temporary outbox,
-//! on free loopback ports, with quiet logs.
+//! The security and API services (with the sandbox shops the API offers) started for a
+//! measurement or a test run: built, on fresh databases of their own, with freshly
+//! generated secrets, mail into a temporary outbox, on free loopback ports, with quiet logs.
 
 use std::{path::Path, time::Duration};
 
@@ -40,6 +40,7 @@ pub struct Platform {
     pub security_pid: u32,
     pub api_base: String,
     pub api_pid: u32,
+    pub sandbox_base: String,
     pub api_database_url: String,
     pub service_token: String,
     /// Where the security service writes its mail (codes are read from here).
@@ -61,13 +62,17 @@ impl Platform {
         release: bool,
         settings: Settings<'_>,
     ) -> Result<Self> {
-        let [security, api] = ["security", "api"].map(services::get);
+        let [security, api, sandbox] = ["security", "api", "sandbox"].map(services::get);
         let [security_db, api_db] =
             [security, api].map(|svc| format!("{}_{suffix}", svc.database.unwrap_or(svc.name)));
         pg.recreate_database(&security_db).await?;
         pg.recreate_database(&api_db).await?;
         let bins = cargo::build_bins(
-            &[(security.package, security.bin), (api.package, api.bin)],
+            &[
+                (security.package, security.bin),
+                (api.package, api.bin),
+                (sandbox.package, sandbox.bin),
+            ],
             release,
         )
         .await?;
@@ -79,7 +84,8 @@ impl Platform {
             .find(|(name, _)| name == "SERVICE_TOKEN")
             .map(|(_, value)| value.clone())
             .context("no SERVICE_TOKEN among the generated secrets")?;
-        let (security_port, api_port) = (free_port()?, free_port()?);
+        let (security_port, api_port, sandbox_port) = (free_port()?, free_port()?, free_port()?);
+        let sandbox_base = format!("http://127.0.0.1:{sandbox_port}");
         let security_base = format!("http://127.0.0.1:{security_port}");
         let mut security_cmd = command(&bins[0], security_port, &secrets);
         security_cmd
@@ -91,9 +97,12 @@ impl Platform {
         api_cmd
             .env("DATABASE_URL", &api_database_url)
             .env("SECURITY_SERVICE_URL", &security_base)
+            .env("SANDBOX_URL", &sandbox_base)
             .envs(settings.api.iter().copied());
+        let sandbox_cmd = command(&bins[2], sandbox_port, &secrets);
 
         let mut sup = Supervisor::new()?;
+        sup.spawn(sandbox.name, sandbox_cmd)?;
         let security_pid = sup.spawn(security.name, security_cmd)?;
         let api_pid = sup.spawn(api.name, api_cmd)?;
         Ok(Self {
@@ -101,6 +110,7 @@ impl Platform {
             security_base,
             security_pid,
             api_base: format!("http://127.0.0.1:{api_port}"),
+            sandbox_base,
             api_pid,
             api_database_url,
             service_token,
@@ -108,9 +118,10 @@ impl Platform {
         })
     }
 
-    /// Waits until both answer `/health/ready`.
+    /// Waits until all three answer `/health/ready`.
     pub async fn wait_ready(&mut self) -> Result<()> {
         let ready = [
+            ("sandbox", format!("{}/health/ready", self.sandbox_base)),
             ("security", format!("{}/health/ready", self.security_base)),
             ("api", format!("{}/health/ready", self.api_base)),
         ];

@@ -4,8 +4,6 @@
 //! token and once with a valid one. Any server error, or any answer the document does not
 //! describe, fails the run.
 
-use std::{ffi::OsString, path::PathBuf};
-
 use anyhow::{bail, Context, Result};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -20,6 +18,7 @@ use crate::{
     platform::{Platform, Settings},
     postgres::Postgres,
     process::StopSignal,
+    python::Packages,
 };
 
 /// Test cases per operation and phase: enough to find what the documents miss, few enough
@@ -217,79 +216,27 @@ impl<'a> Run<'a> {
             .kill_on_drop(true)
             .status()
             .await
-            .with_context(|| format!("could not start {:?}", schemathesis.python))?;
+            .with_context(|| format!("could not start {:?}", cmd.as_std().get_program()))?;
         Ok(status.success())
     }
 }
 
-/// Schemathesis as installed by [`install`]: the pinned packages in a directory of their
-/// own, run by the interpreter that installed them.
-pub struct Schemathesis {
-    python: OsString,
-    packages: PathBuf,
-}
+/// Schemathesis as installed by [`install`].
+pub struct Schemathesis(Packages);
 
 impl Schemathesis {
     fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.python);
-        // -s: no user site-packages; the pinned packages come first on the path.
+        let mut cmd = self.0.command();
         cmd.args([
-            "-s",
             "-c",
             "import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())",
-        ])
-        .env("PYTHONPATH", &self.packages);
+        ]);
         cmd
     }
 }
 
 /// The pinned schemathesis, installed under `target/xtask/schemathesis` first if missing or
-/// installed from other pins. `pip install --target` needs neither a venv module nor
-/// write access to the interpreter's own packages, so plain `python3` with pip is enough.
+/// installed from other pins.
 pub async fn install() -> Result<Schemathesis> {
-    let requirements = paths::root().join("xtask/schemathesis-requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements)
-        .with_context(|| format!("reading {}", requirements.display()))?;
-    let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
-    let packages = paths::xtask().join("schemathesis");
-    let installed = packages.join("installed-requirements.txt");
-    let found = Schemathesis { python, packages };
-    if std::fs::read_to_string(&installed).is_ok_and(|pins| pins == wanted) {
-        return Ok(found);
-    }
-    println!(
-        "==> installing schemathesis into {}",
-        found.packages.display()
-    );
-    if found.packages.exists() {
-        std::fs::remove_dir_all(&found.packages)?;
-    }
-    step(
-        Command::new(&found.python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(["--no-warn-script-location", "--target"])
-            .arg(&found.packages)
-            .arg("--requirement")
-            .arg(&requirements),
-    )
-    .await?;
-    std::fs::write(&installed, wanted)?;
-    Ok(found)
-}
-
-async fn step(cmd: &mut Command) -> Result<()> {
-    let status = cmd
-        .status()
-        .await
-        .with_context(|| format!("could not start {:?}", cmd.as_std().get_program()))?;
-    if !status.success() {
-        bail!("{:?} failed ({status})", cmd.as_std());
-    }
-    Ok(())
+    Ok(Schemathesis(Packages::install("schemathesis").await?))
 }

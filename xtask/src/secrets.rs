@@ -26,6 +26,10 @@ pub fn generate() -> Secrets {
             STANDARD.encode(random::<32>()),
         ),
         ("CREDENTIALS_KEYS".into(), STANDARD.encode(random::<32>())),
+        (
+            "SANDBOX_SECRET".into(),
+            URL_SAFE_NO_PAD.encode(random::<32>()),
+        ),
     ]
 }
 

@@ -9,10 +9,21 @@ pub struct Service {
     pub database: Option<&'static str>,
     /// Extra environment, unless the developer already set the variable.
     pub env: &'static [(&'static str, &'static str)],
+    /// Whether it publishes `/api/openapi.json` (the sandbox speaks the vendors' APIs).
+    pub openapi: bool,
 }
 
-/// In start order: the API service needs the security service.
+/// In start order: the API service needs the security service and the sandbox shops.
 pub const SERVICES: &[Service] = &[
+    Service {
+        name: "sandbox",
+        package: "sm-sandbox",
+        bin: "sandbox",
+        port: 3010,
+        database: None,
+        env: &[],
+        openapi: false,
+    },
     Service {
         name: "security",
         package: "security",
@@ -20,6 +31,7 @@ pub const SERVICES: &[Service] = &[
         port: 3001,
         database: Some("security"),
         env: &[],
+        openapi: true,
     },
     Service {
         name: "api",
@@ -27,7 +39,11 @@ pub const SERVICES: &[Service] = &[
         bin: "api",
         port: 3000,
         database: Some("api"),
-        env: &[("SECURITY_SERVICE_URL", "http://localhost:3001")],
+        env: &[
+            ("SECURITY_SERVICE_URL", "http://localhost:3001"),
+            ("SANDBOX_URL", "http://localhost:3010"),
+        ],
+        openapi: true,
     },
 ];
 

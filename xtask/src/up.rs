@@ -122,7 +122,14 @@ fn print_urls(outbox: &Path) {
     println!("ShopMarkets is running:");
     for svc in SERVICES {
         let url = format!("http://localhost:{}", svc.port);
-        println!("  {:<12} {url}  (API: {url}/api/openapi.json)", svc.name);
+        if svc.openapi {
+            println!("  {:<12} {url}  (API: {url}/api/openapi.json)", svc.name);
+        } else {
+            println!(
+                "  {:<12} {url}  (sandbox Shopify, Amazon and Kaufland shops)",
+                svc.name
+            );
+        }
     }
     match std::env::var("SMTP_HOST") {
         Ok(host) => println!("  {:<12} sent to the SMTP server {host}", "mail"),

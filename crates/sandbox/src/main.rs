@@ -14,6 +14,8 @@ use sm_sandbox::SandboxConfig;
 #[derive(Parser)]
 #[command(name = "sandbox", version)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Port to listen on.
     #[arg(long, env = "PORT", default_value_t = 3010)]
     port: u16,
@@ -52,9 +54,30 @@ struct Args {
     telemetry: sm_telemetry::TelemetryArgs,
 }
 
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Serve the sandbox shops (what runs without a subcommand).
+    Serve,
+    /// Print a tenant's sandbox credentials for all three vendors as JSON, for calling the
+    /// sandbox by hand (`curl`) or from outside tools.
+    Credentials {
+        /// Any name; each tenant has its own shops.
+        #[arg(long, default_value = "demo")]
+        tenant: String,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(Command::Credentials { tenant }) = &args.command {
+        let secret = SandboxSecret::new(args.secret.clone());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&sm_sandbox::credentials(&secret, tenant))?
+        );
+        return Ok(());
+    }
     sm_telemetry::init(&args.telemetry);
     anyhow::ensure!(
         args.rate_scale.is_finite() && args.rate_scale > 0.0,
