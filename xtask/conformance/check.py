@@ -260,6 +260,8 @@ def kaufland(specs, base, creds):
         ou = order_units[0]["id_order_unit"]
         status, _, body = signed("GET", f"/order-units/{ou}")
         spec.check("GET /order-units/{id}", "GET", "/order-units/{id_order_unit}", status, body)
+        if status != 200:
+            fail("GET /order-units/{id}", f"an id from the list answered {status}")
     status, _, body = signed("GET", "/orders?storefront=de&limit=5")
     if status == 404 and not (isinstance(body, dict) and body.get("type")):
         print("  --   GET /orders not served")
@@ -273,8 +275,24 @@ def kaufland(specs, base, creds):
 
 # Shopify Admin GraphQL ------------------------------------------------------------------
 
-# Values for the variables of read queries, by name.
-SAMPLE_VARIABLES = {"first": 5, "after": None, "query": None, "cursor": None}
+# Values for the variables of read queries, by name; `id` is taken from earlier answers.
+SAMPLE_VARIABLES = {
+    "first": 5, "after": None, "cursor": None, "variants": 3, "media": 2, "lines": 3,
+    "query": "updated_at:>='2000-01-01T00:00:00Z'",
+    "callbackUrl": "https://example.com/webhooks", "topics": ["PRODUCTS_UPDATE"],
+}
+
+
+def first_gid(value, kind):
+    """The first `gid://shopify/{kind}/...` found in an answer."""
+    if isinstance(value, str) and value.startswith(f"gid://shopify/{kind}/"):
+        return value
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    for child in children:
+        found = first_gid(child, kind)
+        if found:
+            return found
+    return None
 
 
 def shopify(specs, base, creds, queries):
@@ -282,10 +300,21 @@ def shopify(specs, base, creds, queries):
     with gzip.open(specs / "shopify/admin_schema_2025-01.json.gz") as f:
         introspection = json.load(f)
     schema = graphql.build_client_schema(introspection.get("data", introspection))
+    # Answers name no __typename unless asked: an abstract type's value is taken to be the
+    # first possible type that has every field the answer holds.
+    for named in schema.type_map.values():
+        if graphql.is_abstract_type(named):
+            named.resolve_type = lambda value, info, abstract: next(
+                (t.name for t in info.schema.get_possible_types(abstract)
+                 if value.get("__typename", t.name) == t.name and set(value) - {"__typename"} <= set(t.fields)),
+                None)
     url = f"{base}/shopify/{creds['shop_domain']}/admin/api/2025-01/graphql.json"
     headers = {"X-Shopify-Access-Token": creds["access_token"], "Content-Type": "application/json"}
 
-    files = sorted(pathlib.Path(queries).glob("*.graphql"))
+    # Lists first, so that queries of one object can use an id from them.
+    files = sorted(pathlib.Path(queries).glob("*.graphql"),
+                   key=lambda f: (f.stem not in ("products", "orders"), f.name))
+    answers = []
     if not files:
         fail("Shopify queries", f"no .graphql files in {queries}")
     for file in files:
@@ -301,14 +330,18 @@ def shopify(specs, base, creds, queries):
         names = [v.variable.name.value for v in operation.variable_definitions]
         required = [v.variable.name.value for v in operation.variable_definitions
                     if isinstance(v.type, graphql.NonNullTypeNode) and v.default_value is None]
-        if any(n not in SAMPLE_VARIABLES for n in required):
-            print(f"  --   {file.name} not executed (needs {required})")
+        samples = dict(SAMPLE_VARIABLES)
+        kind = "Order" if "order" in file.stem else "Product"
+        samples["id"] = first_gid(answers, kind)
+        if any(samples.get(n) is None for n in required):
+            fail(f"answer to {file.name}", f"no sample values for {required}")
             continue
-        variables = {n: SAMPLE_VARIABLES[n] for n in names if n in SAMPLE_VARIABLES}
+        variables = {n: samples[n] for n in names if n in samples}
         status, _, body = call("POST", url, headers, json.dumps({"query": file.read_text(), "variables": variables}))
         if status != 200 or not isinstance(body, dict) or "data" not in body or body.get("errors"):
             fail(f"answer to {file.name}", f"HTTP {status}: {str(body)[:300]}")
             continue
+        answers.append(body["data"])
         # Executing the query over the answer checks every field's type and nullability.
         result = graphql.execute_sync(schema, document, root_value=body["data"], variable_values=variables)
         if result.errors:

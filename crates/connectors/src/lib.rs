@@ -12,6 +12,7 @@ mod channel;
 mod connector;
 mod error;
 mod hosts;
+pub mod money;
 pub mod sandbox;
 mod transport;
 

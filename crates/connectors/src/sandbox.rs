@@ -37,7 +37,7 @@ impl SandboxSecret {
     fn verify(&self, purpose: &str, subject: &str, given: &str, len: usize) -> bool {
         use subtle::ConstantTimeEq;
         let expected = self.mac(purpose, subject);
-        given.len() == len && bool::from(expected[..len].as_bytes().ct_eq(given.as_bytes()))
+        given.len() == len && bool::from(expected.as_bytes()[..len].ct_eq(given.as_bytes()))
     }
 
     // Shopify -------------------------------------------------------------------------
@@ -92,11 +92,26 @@ impl SandboxSecret {
 
     /// The seller a sandbox refresh token belongs to, if it is genuine.
     pub fn amazon_refresh_token_seller(&self, token: &str) -> Option<String> {
-        let mut parts = token.strip_prefix("Atzr|")?.splitn(2, '|');
-        let seller = parts.next()?;
-        let mac = parts.next()?;
+        let (seller, mac) = token.strip_prefix("Atzr|")?.split_once('|')?;
         self.verify("amazon-refresh", seller, mac, 40)
             .then(|| seller.to_owned())
+    }
+
+    /// A sandbox LWA access token of a seller, valid until `expires_at` (Unix seconds):
+    /// `Atza|{seller}|{expires_at}|{mac}`, checked without any state.
+    pub fn amazon_access_token(&self, seller_id: &str, expires_at: i64) -> String {
+        format!(
+            "Atza|{seller_id}|{expires_at}|{}",
+            &self.mac("amazon-access", &format!("{seller_id}|{expires_at}"))[..40]
+        )
+    }
+
+    /// The seller an access token belongs to, if it is genuine and not expired at `now`.
+    pub fn amazon_access_token_seller(&self, token: &str, now: i64) -> Option<String> {
+        let (rest, mac) = token.strip_prefix("Atza|")?.rsplit_once('|')?;
+        let (seller, expires_at) = rest.rsplit_once('|')?;
+        let fresh = expires_at.parse::<i64>().ok()? > now;
+        (fresh && self.verify("amazon-access", rest, mac, 40)).then(|| seller.to_owned())
     }
 
     /// The sandbox's stand-in for the ShopMarkets LWA app: (client id, client secret).
@@ -156,6 +171,25 @@ mod tests {
         assert_eq!(s.amazon_refresh_token_seller(&token), Some(seller.clone()));
         let forged = token.replace(&seller, &s.amazon_seller("tenant-2"));
         assert_eq!(s.amazon_refresh_token_seller(&forged), None);
+    }
+
+    #[test]
+    fn amazon_access_tokens_expire_and_name_their_seller() {
+        let s = secret();
+        let seller = s.amazon_seller("tenant-1");
+        let token = s.amazon_access_token(&seller, 2_000);
+        assert_eq!(
+            s.amazon_access_token_seller(&token, 1_999),
+            Some(seller.clone())
+        );
+        assert_eq!(s.amazon_access_token_seller(&token, 2_000), None);
+        let extended = token.replace("|2000|", "|9000|");
+        assert_eq!(s.amazon_access_token_seller(&extended, 1_999), None);
+        let other = s.amazon_seller("tenant-2");
+        assert_eq!(
+            s.amazon_access_token_seller(&token.replace(&seller, &other), 1_999),
+            None
+        );
     }
 
     #[test]

@@ -22,7 +22,13 @@ const BRANDS: &[&str] = &[
 ];
 
 /// (category, noun, material or variant words, price range in cents)
-const PRODUCTS: &[(&str, &str, &[&str], (i64, i64))] = &[
+type ProductKind = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    (i64, i64),
+);
+const PRODUCTS: &[ProductKind] = &[
     (
         "Küche",
         "Edelstahl-Topfset",

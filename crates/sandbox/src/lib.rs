@@ -144,7 +144,9 @@ pub fn router(sandbox: Sandbox) -> Router {
             with_faults(kaufland::router(), &sandbox, Vendor::Kaufland),
         )
         .route("/_sandbox/faults", post(inject_faults).delete(clear_faults))
+        // Nothing to wait for: ready as soon as it listens.
         .route("/health/live", get(|| async { StatusCode::NO_CONTENT }))
+        .route("/health/ready", get(|| async { StatusCode::NO_CONTENT }))
         .merge(images::router())
         .with_state(sandbox)
 }
@@ -214,6 +216,38 @@ async fn inject_faults(
 async fn clear_faults(State(sandbox): State<Sandbox>) -> impl IntoResponse {
     sandbox.faults().clear();
     StatusCode::NO_CONTENT
+}
+
+/// A tenant's credentials for all three sandbox vendors, as JSON (secrets included: they
+/// open nothing but the sandbox).
+pub fn credentials(secret: &SandboxSecret, tenant: &str) -> serde_json::Value {
+    use secrecy::ExposeSecret;
+    let shop = secret.shopify_shop(tenant);
+    let (api_key, api_secret) = secret.shopify_app();
+    let seller = secret.amazon_seller(tenant);
+    let (client_id, client_secret) = secret.amazon_app();
+    let client_key = secret.kaufland_client_key(tenant);
+    serde_json::json!({
+        "shopify": {
+            "shop_domain": shop,
+            "access_token": secret.shopify_token(&shop),
+            "api_key": api_key,
+            "api_secret": api_secret.expose_secret(),
+        },
+        "amazon": {
+            "seller_id": seller,
+            "refresh_token": secret.amazon_refresh_token(&seller),
+            "client_id": client_id,
+            "client_secret": client_secret.expose_secret(),
+            "region": "eu",
+            "marketplace_id": "A1PA6795UKMFR9",
+        },
+        "kaufland": {
+            "client_key": client_key,
+            "secret_key": secret.kaufland_secret_key(&client_key).expose_secret(),
+            "storefront": "de",
+        },
+    })
 }
 
 /// A sandbox serving on a local port, for tests; stops when dropped.

@@ -1,8 +1,9 @@
 //! The mutable part of each tenant's shop: what pushes changed. Everything else comes from
 //! the seeded [`Catalogue`].
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 
@@ -26,12 +27,19 @@ struct Change {
 }
 
 /// One tenant's shop at one vendor.
-#[derive(Debug)]
 pub struct Shop {
     pub catalogue: Catalogue,
     changes: Mutex<HashMap<usize, Change>>,
-    /// Vendor-specific state (Shopify's webhook subscriptions, ...), as JSON.
-    pub extra: Mutex<serde_json::Value>,
+    /// The vendor module's own state (Shopify's cost bucket and webhook subscriptions, ...).
+    extra: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+impl std::fmt::Debug for Shop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shop")
+            .field("catalogue", &self.catalogue)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shop {
@@ -39,8 +47,19 @@ impl Shop {
         Shop {
             catalogue,
             changes: Mutex::default(),
-            extra: Mutex::new(serde_json::json!({})),
+            extra: Mutex::default(),
         }
+    }
+
+    /// Runs `f` on the vendor state of type `T` (made on first use), holding the shop's
+    /// lock throughout, so a check and its update are one step.
+    pub fn with_extra<T: Default + Send + 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut slot = self.extra.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = slot.get_or_insert_with(|| Box::new(T::default()));
+        if !state.is::<T>() {
+            *state = Box::new(T::default());
+        }
+        f(state.downcast_mut::<T>().expect("the slot holds a T"))
     }
 
     /// The product at `index` with every pushed change applied.

@@ -1,10 +1,16 @@
 //! Settings, read once at start-up from the environment (`api --help` lists them all).
 
+use std::time::Duration;
+
 use secrecy::{ExposeSecret, SecretString};
 use sm_auth::AuthClientArgs;
 use sm_config::{DatabaseArgs, ServerArgs};
+use sm_connectors::sandbox::SandboxSecret;
+use sm_connectors::shopify::oauth;
+use sm_connectors::{Connectors, ConnectorsConfig};
 use sm_crypto::Keyring;
 use sm_telemetry::TelemetryArgs;
+use url::Url;
 
 pub const DEFAULT_PORT: u16 = 3000;
 pub const DEFAULT_DATABASE: &str = "api";
@@ -42,11 +48,170 @@ pub struct Config {
         default_value_t = 100_000
     )]
     pub import_max_rows: usize,
+    #[command(flatten)]
+    pub channels: ChannelArgs,
+}
+
+/// The shop channels: the sandbox shops, the Shopify app, where the api and the dashboard
+/// are reached from outside. Hosts are operator settings only; no request can name one.
+#[derive(clap::Args, Clone)]
+pub struct ChannelArgs {
+    /// Base URL of the sandbox shops (the `sandbox` binary); unset: no sandbox connections.
+    #[arg(long = "sandbox-url", env = "SANDBOX_URL", requires = "sandbox_secret")]
+    pub sandbox_url: Option<Url>,
+    /// Secret shared with the sandbox shops; required with SANDBOX_URL.
+    #[arg(
+        long = "sandbox-secret",
+        env = "SANDBOX_SECRET",
+        hide_env_values = true
+    )]
+    pub sandbox_secret: Option<SecretString>,
+    /// Client id of the ShopMarkets app at Shopify (with SHOPIFY_API_SECRET); unset: no
+    /// Shopify install flow and no Shopify webhooks.
+    #[arg(
+        long = "shopify-api-key",
+        env = "SHOPIFY_API_KEY",
+        requires = "shopify_api_secret"
+    )]
+    pub shopify_api_key: Option<String>,
+    /// Client secret of the ShopMarkets app at Shopify (with SHOPIFY_API_KEY); signs install
+    /// callbacks and webhooks.
+    #[arg(
+        long = "shopify-api-secret",
+        env = "SHOPIFY_API_SECRET",
+        hide_env_values = true,
+        requires = "shopify_api_key"
+    )]
+    pub shopify_api_secret: Option<SecretString>,
+    /// The api's public base URL: Shopify redirects to `{it}/api/shopify/callback` and
+    /// sends webhooks to `{it}/api/webhooks/shopify`.
+    #[arg(
+        long = "public-api-url",
+        env = "PUBLIC_API_URL",
+        default_value = "http://localhost:3000"
+    )]
+    pub public_api_url: Url,
+    /// The dashboard's base URL, where the browser goes after a Shopify install.
+    #[arg(
+        long = "dashboard-url",
+        env = "DASHBOARD_URL",
+        default_value = "http://localhost:3002"
+    )]
+    pub dashboard_url: Url,
+    /// Seconds the channel calls made while a request waits (a credentials check; a Shopify
+    /// install's token exchange, check and webhook registration together) may take, retries
+    /// included; also bounds each HTTP attempt. Keep it below REQUEST_TIMEOUT_SECS.
+    #[arg(
+        long = "channel-timeout-secs",
+        env = "CHANNEL_TIMEOUT_SECS",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u64).range(1..=300)
+    )]
+    pub channel_timeout_secs: u64,
+}
+
+impl ChannelArgs {
+    /// The connectors with the sandbox, if configured.
+    pub fn connectors(&self) -> Result<Connectors, String> {
+        let sandbox = match (&self.sandbox_url, &self.sandbox_secret) {
+            (Some(url), Some(secret)) => {
+                if secret.expose_secret().is_empty() {
+                    return Err("SANDBOX_SECRET: must not be empty".to_owned());
+                }
+                Some((url.clone(), SandboxSecret::new(secret.clone())))
+            }
+            (Some(_), None) => return Err("SANDBOX_SECRET: required with SANDBOX_URL".to_owned()),
+            (None, _) => None,
+        };
+        Ok(Connectors::new(ConnectorsConfig {
+            timeout: self.channel_timeout(),
+            sandbox,
+            ..ConnectorsConfig::default()
+        }))
+    }
+
+    /// The real ShopMarkets app at Shopify, if configured. An empty value counts as unset
+    /// (compose files pass `SHOPIFY_API_KEY=` when the operator has no app).
+    pub fn shopify_app(&self) -> Result<Option<oauth::App>, String> {
+        let key = self
+            .shopify_api_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty());
+        let secret = self
+            .shopify_api_secret
+            .as_ref()
+            .filter(|s| !s.expose_secret().is_empty());
+        match (key, secret) {
+            (Some(key), Some(secret)) => Ok(Some(oauth::App {
+                api_key: key.to_owned(),
+                api_secret: secret.clone(),
+            })),
+            (None, None) => Ok(None),
+            _ => Err("SHOPIFY_API_KEY and SHOPIFY_API_SECRET: set both or neither".to_owned()),
+        }
+    }
+
+    pub fn channel_timeout(&self) -> Duration {
+        Duration::from_secs(self.channel_timeout_secs)
+    }
 }
 
 impl Config {
     pub fn keyring(&self) -> Result<Keyring, String> {
         Keyring::parse(self.credentials_keys.expose_secret())
             .map_err(|e| format!("CREDENTIALS_KEYS: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channels(key: Option<&str>, secret: Option<&str>) -> ChannelArgs {
+        ChannelArgs {
+            sandbox_url: None,
+            sandbox_secret: None,
+            shopify_api_key: key.map(str::to_owned),
+            shopify_api_secret: secret.map(|s| SecretString::from(s.to_owned())),
+            public_api_url: Url::parse("http://localhost:3000").unwrap(),
+            dashboard_url: Url::parse("http://localhost:3002").unwrap(),
+            channel_timeout_secs: 20,
+        }
+    }
+
+    #[test]
+    fn the_shopify_app_takes_both_halves_and_empty_is_unset() {
+        let app = channels(Some("key"), Some("hush")).shopify_app().unwrap();
+        assert_eq!(app.unwrap().api_key, "key");
+        assert!(channels(None, None).shopify_app().unwrap().is_none());
+        assert!(channels(Some(""), Some(""))
+            .shopify_app()
+            .unwrap()
+            .is_none());
+        for (key, secret) in [
+            (Some("key"), None),
+            (Some("key"), Some("")),
+            (None, Some("hush")),
+        ] {
+            let e = channels(key, secret).shopify_app().unwrap_err();
+            assert!(e.contains("SHOPIFY_API_KEY"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_sandbox_needs_a_secret() {
+        let mut args = channels(None, None);
+        args.sandbox_url = Some(Url::parse("http://localhost:3010").unwrap());
+        assert!(args.connectors().unwrap_err().contains("SANDBOX_SECRET"));
+        args.sandbox_secret = Some(SecretString::from(String::new()));
+        assert!(args.connectors().unwrap_err().contains("SANDBOX_SECRET"));
+        args.sandbox_secret = Some(SecretString::from("s3cret".to_owned()));
+        assert!(args.connectors().unwrap().sandbox().is_some());
+        assert!(channels(None, None)
+            .connectors()
+            .unwrap()
+            .sandbox()
+            .is_none());
     }
 }

@@ -3,6 +3,7 @@
 //! Callers are authenticated by asking the security service (`sm_auth`).
 
 pub mod avv;
+pub mod channels;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -20,7 +21,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, DEFAULT_DATABASE};
-use crate::state::AppState;
+use crate::state::{AppState, Links};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!();
 
@@ -36,6 +37,14 @@ pub fn router(state: AppState, config: &Config) -> Router {
 
 /// Checks the settings and builds the state on an existing pool.
 pub fn state(config: &Config, db: PgPool) -> anyhow::Result<AppState> {
+    // A request must outlive its channel calls, or their outcome is never recorded.
+    if config.channels.channel_timeout_secs >= config.server.request_timeout_secs {
+        anyhow::bail!(
+            "CHANNEL_TIMEOUT_SECS ({}) must be below REQUEST_TIMEOUT_SECS ({})",
+            config.channels.channel_timeout_secs,
+            config.server.request_timeout_secs
+        );
+    }
     Ok(AppState {
         db,
         security: SecurityClient::new(&config.security)?,
@@ -43,7 +52,25 @@ pub fn state(config: &Config, db: PgPool) -> anyhow::Result<AppState> {
         import_max_rows: config.import_max_rows,
         request_timeout: std::time::Duration::from_secs(config.server.request_timeout_secs),
         time_zones: Default::default(),
+        connectors: config.channels.connectors().map_err(anyhow::Error::msg)?,
+        shopify_app: config.channels.shopify_app().map_err(anyhow::Error::msg)?,
+        channel_timeout: config.channels.channel_timeout(),
+        links: Links {
+            api: base_url("PUBLIC_API_URL", &config.channels.public_api_url)?,
+            dashboard: base_url("DASHBOARD_URL", &config.channels.dashboard_url)?,
+        },
     })
+}
+
+/// An http(s) base URL without query, fragment or trailing slash.
+fn base_url(name: &str, url: &url::Url) -> anyhow::Result<String> {
+    if !matches!(url.scheme(), "http" | "https")
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        anyhow::bail!("{name}: use an http(s) URL without query or fragment");
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// Connects, migrates and serves until `shutdown` completes.
@@ -53,6 +80,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = config.database.pool(DEFAULT_DATABASE)?;
+    // Settings are checked before waiting for the database, so that a mistake shows at once.
+    let state = state(&config, db.clone())?;
     config
         .database
         .wait_until_reachable(&db)
@@ -62,7 +91,6 @@ pub async fn run(
         .run(&db)
         .await
         .context("running database migrations")?;
-    let state = state(&config, db)?;
     tracing::info!(addr = %listener.local_addr()?, security = %config.security.security_service_url, "api service listening");
     sm_http::serve(listener, router(state, &config), shutdown).await?;
     Ok(())

@@ -2,6 +2,8 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use sm_auth::SecurityClient;
+use sm_connectors::shopify::oauth;
+use sm_connectors::Connectors;
 use sm_crypto::Keyring;
 use sqlx::PgPool;
 
@@ -21,4 +23,46 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// The time zone names Postgres knows, read once.
     pub time_zones: db::analytics::TimeZones,
+    /// Hands out a channel client per connection (vendor hosts, or the sandbox's).
+    pub connectors: Connectors,
+    /// The ShopMarkets app at Shopify (`SHOPIFY_API_KEY`), when configured.
+    #[from_ref(skip)]
+    pub shopify_app: Option<oauth::App>,
+    /// `CHANNEL_TIMEOUT_SECS`: bounds each channel call made while a request waits.
+    #[from_ref(skip)]
+    pub channel_timeout: Duration,
+    /// Where Shopify and the merchant's browser reach the api and the dashboard.
+    #[from_ref(skip)]
+    pub links: Links,
+}
+
+/// Public base URLs, without a trailing slash.
+#[derive(Clone, Debug)]
+pub struct Links {
+    pub api: String,
+    pub dashboard: String,
+}
+
+impl Links {
+    /// Where Shopify sends the merchant back after approving the app.
+    pub fn shopify_callback(&self) -> String {
+        format!("{}/api/shopify/callback", self.api)
+    }
+
+    /// The callback's path as the browser sees it (PUBLIC_API_URL may carry a prefix).
+    pub fn shopify_callback_path(&self) -> String {
+        url::Url::parse(&self.shopify_callback())
+            .map(|url| url.path().to_owned())
+            .unwrap_or_else(|_| "/api/shopify/callback".to_owned())
+    }
+
+    /// Where Shopify delivers webhooks.
+    pub fn shopify_webhooks(&self) -> String {
+        format!("{}/api/webhooks/shopify", self.api)
+    }
+
+    /// The dashboard's connections page with `query` (`connected=…` or `error=…`).
+    pub fn dashboard_connections(&self, query: &str) -> String {
+        format!("{}/connections?{query}", self.dashboard)
+    }
 }

@@ -2,15 +2,19 @@
 
 mod common;
 
-use common::{error_code, product_body, Stack, KEY};
+use common::{error_code, product_body, sandbox, sandbox_args, sandbox_secret, Stack, KEY};
 use reqwest::{Method, StatusCode};
+use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 #[sqlx::test(migrator = "api::MIGRATOR")]
 async fn credentials_are_checked_encrypted_and_never_returned(db: PgPool) {
-    let stack = Stack::spawn(db).await;
+    let sandbox = sandbox().await;
+    let args = sandbox_args(&sandbox);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let stack = Stack::spawn_with(db, &args).await;
     let anna = stack.onboarded("anna@example.de").await;
 
     let res = stack.post(&anna.access_token, "/api/connections", json!({
@@ -34,23 +38,33 @@ async fn credentials_are_checked_encrypted_and_never_returned(db: PgPool) {
         .await;
     assert_eq!(error_code(res).await, "invalid_body");
 
-    let secret = "a7d0cb1da1ddbc86c96ee5fedd341b7d8ebfbb2f5c83cfe0909f4e57f05dd403";
-    let res = stack.post(&anna.access_token, "/api/connections", json!({
-        "platform": "kaufland", "shop_name": "Kaufland DE",
-        "credentials": { "client_key": "0123456789abcdef0123456789abcdef", "secret_key": secret }
-    })).await;
+    // A connection that works (a sandbox account: tests cannot reach Kaufland); its
+    // credentials are made by the API and never shown either.
+    let res = stack
+        .post(
+            &anna.access_token,
+            "/api/connections",
+            json!({ "platform": "kaufland", "shop_name": "Kaufland DE", "sandbox": true }),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let text = res.text().await.unwrap();
+    let created: Value = serde_json::from_str(&text).unwrap();
+    let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let client_key = sandbox_secret().kaufland_client_key(&id.to_string());
+    let secret = sandbox_secret().kaufland_secret_key(&client_key);
+    let secret = secret.expose_secret();
     assert!(
-        !text.contains(secret) && !text.contains("0123456789abcdef0123456789abcdef"),
+        !text.contains(secret) && !text.contains(&client_key),
         "{text}"
     );
-    let created: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(created["credentials_hint"], "client key …cdef (de)");
-    assert_eq!(created["status"], "pending");
+    assert_eq!(
+        created["credentials_hint"],
+        format!("client key …{} (de)", &client_key[28..])
+    );
+    assert_eq!(created["status"], "active", "{text}");
 
     // At rest: sealed under the key, bound to the row, with the key id in front.
-    let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
     let sealed: Vec<u8> = sqlx::query_scalar("SELECT credentials_enc FROM connections")
         .fetch_one(&stack.db)
         .await
@@ -69,8 +83,8 @@ async fn connections_are_listed_renamed_and_scoped(db: PgPool) {
     let stack = Stack::spawn(db).await;
     let anna = stack.onboarded("anna@example.de").await;
     let bernd = stack.onboarded("bernd@example.de").await;
-    let id = stack.shopify(&anna.access_token, "Anna's Shopify").await;
-    stack.shopify(&bernd.access_token, "Bernd's Shopify").await;
+    let id = stack.shopify(&anna, "Anna's Shopify").await;
+    stack.shopify(&bernd, "Bernd's Shopify").await;
 
     let mine: Vec<Value> = stack
         .get(&anna.access_token, "/api/connections")
@@ -162,8 +176,8 @@ async fn connections_are_listed_renamed_and_scoped(db: PgPool) {
 async fn deleting_a_connection_removes_its_products_orders_and_logs(db: PgPool) {
     let stack = Stack::spawn(db).await;
     let anna = stack.onboarded("anna@example.de").await;
-    let shop = stack.shopify(&anna.access_token, "Shop").await;
-    let other = stack.shopify(&anna.access_token, "Other shop").await;
+    let shop = stack.shopify(&anna, "Shop").await;
+    let other = stack.shopify(&anna, "Other shop").await;
     let mut body = product_body("A-1", "Becher", 999, 3);
     body["connection_id"] = json!(shop);
     stack.product(&anna.access_token, body).await;
@@ -232,7 +246,7 @@ async fn tenancy_is_in_the_schema_and_a_racing_delete_is_a_conflict(db: PgPool) 
     let stack = Stack::spawn(db.clone()).await;
     let anna = stack.onboarded("anna@example.de").await;
     let bernd = stack.merchant("bernd@example.de").await;
-    let connection = stack.shopify(&anna.access_token, "Annas Shop").await;
+    let connection = stack.shopify(&anna, "Annas Shop").await;
     let connection_id: Uuid = connection.parse().unwrap();
     let bernd_id: Uuid = bernd.user_id.parse().unwrap();
 

@@ -150,7 +150,7 @@ async fn pages_cover_every_product_once_in_every_order(db: PgPool) {
 async fn search_and_filters(db: PgPool) {
     let stack = Stack::spawn(db).await;
     let anna = stack.onboarded("anna@example.de").await;
-    let shop = stack.shopify(&anna.access_token, "Shop").await;
+    let shop = stack.shopify(&anna, "Shop").await;
     stack
         .product(
             &anna.access_token,
@@ -853,7 +853,11 @@ async fn insert_running(db: &PgPool) {
 
 #[sqlx::test(migrator = "api::MIGRATOR")]
 async fn an_import_that_ends_early_leaves_no_statement_running(db: PgPool) {
-    let stack = Stack::spawn_with(db.clone(), &["--request-timeout-secs", "4"]).await;
+    let stack = Stack::spawn_with(
+        db.clone(),
+        &["--request-timeout-secs", "4", "--channel-timeout-secs", "2"],
+    )
+    .await;
     let anna = stack.merchant("anna@example.de").await;
     // A lock held elsewhere keeps the import's INSERT waiting, as a slow one would run.
     let mut blocker = db.begin().await.unwrap();
@@ -918,7 +922,7 @@ async fn a_failed_import_gives_its_connection_back_without_a_cancel(db: PgPool) 
         .unwrap();
     let stack = Stack::spawn_with_api_db(db.clone(), api_db.clone(), &[]).await;
     let anna = stack.onboarded("anna@example.de").await;
-    let connection = stack.shopify(&anna.access_token, "Annas Laden").await;
+    let connection = stack.shopify(&anna, "Annas Laden").await;
     let csv =
         |sku: &str| format!("sku,title,price,connection_id\n{sku},Becher,1.00,{connection}\n");
     let res = import_csv(&stack, &anna.access_token, csv("FIRST")).await;

@@ -1,7 +1,23 @@
 //! Kaufland Seller API v2, signed requests.
+//!
+//! Every request carries `Shop-Client-Key`, `Shop-Timestamp` and `Shop-Signature`
+//! ([`signature`]), signed afresh for every attempt. Calls of one client key are paced at
+//! Kaufland's documented 111 requests/s, shared by every connection using that key.
+
+mod api;
+mod errors;
+mod orders;
+mod signing;
+mod units;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use http::Method;
 use secrecy::SecretString;
 use sm_domain::Platform;
 
@@ -9,6 +25,15 @@ use crate::{
     Channel, ChannelError, ChannelOrder, ChannelProduct, Cursor, Hosts, ItemOutcome, Limits,
     ListingUpdate, Page, Transport,
 };
+
+pub use signing::signature;
+
+/// Kaufland's documented limit per seller.
+const REQUESTS_PER_SECOND: u32 = 111;
+/// Most items a Kaufland list returns at once.
+const MAX_PAGE: usize = 100;
+/// Most order details or unit patches in flight at once (each one request).
+const CONCURRENCY: usize = 8;
 
 #[derive(Clone)]
 pub struct Credentials {
@@ -28,20 +53,95 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// State shared by all clients of the process (rate limit per client key).
-#[derive(Debug, Default)]
-pub struct Shared {}
+pub struct Shared {
+    limiter: Arc<DefaultKeyedRateLimiter<String>>,
+}
 
-pub struct Client {}
+impl Default for Shared {
+    fn default() -> Self {
+        let rate = NonZeroU32::new(REQUESTS_PER_SECOND).expect("non-zero");
+        Shared {
+            limiter: Arc::new(DefaultKeyedRateLimiter::keyed(Quota::per_second(rate))),
+        }
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+/// One Kaufland seller account on one storefront.
+pub struct Client {
+    transport: Transport,
+    /// `https://sellerapi.kaufland.com/v2` or the sandbox's stand-in.
+    base: String,
+    credentials: Credentials,
+    limiter: Arc<DefaultKeyedRateLimiter<String>>,
+}
 
 impl Client {
     pub fn new(
-        _transport: Transport,
-        _hosts: &Hosts,
-        _credentials: Credentials,
-        _shared: &Shared,
+        transport: Transport,
+        hosts: &Hosts,
+        credentials: Credentials,
+        shared: &Shared,
     ) -> Self {
-        Client {}
+        // Kaufland's storefront values are lower case.
+        let storefront = credentials.storefront.trim().to_ascii_lowercase();
+        Client {
+            transport,
+            base: hosts.kaufland_api(),
+            credentials: Credentials {
+                storefront,
+                ..credentials
+            },
+            limiter: shared.limiter.clone(),
+        }
     }
+
+    fn storefront_query(&self) -> (&'static str, String) {
+        ("storefront", self.credentials.storefront.clone())
+    }
+
+    async fn order(&self, id_order: &str) -> Result<ChannelOrder, ChannelError> {
+        let url = self.url(&["orders", id_order], &[])?;
+        let answer: orders::OrderAnswer = self.read(&url).await?;
+        Ok(answer
+            .data
+            .into_order(units::currency_of(&self.credentials.storefront)))
+    }
+
+    async fn push_one(&self, update: &ListingUpdate) -> Result<ItemOutcome, ChannelError> {
+        let currency = units::currency_of(&self.credentials.storefront);
+        let result = match units::UnitPatch::of(update, currency) {
+            Err(rejection) => Err(rejection),
+            Ok((_, None)) => Ok(()),
+            Ok((id_unit, Some(patch))) => {
+                let url = self.url(&["units", &id_unit.to_string()], &[self.storefront_query()])?;
+                let body = serde_json::to_vec(&patch)
+                    .map_err(|e| ChannelError::protocol(format!("unit patch: {e}")))?;
+                self.call(Method::PATCH, &url, Some(body))
+                    .await?
+                    .map(drop)
+                    .map_err(errors::Problem::into_rejection)
+            }
+        };
+        Ok(ItemOutcome {
+            external_id: update.external_id.clone(),
+            sku: update.sku.clone(),
+            result,
+        })
+    }
+}
+
+/// Where a Kaufland read continues: the offset into the list.
+fn offset_of(cursor: Option<&Cursor>) -> Result<u64, ChannelError> {
+    cursor.map_or(Ok(0), |c| {
+        c.0.parse()
+            .map_err(|_| ChannelError::protocol("a Kaufland cursor is an offset"))
+    })
 }
 
 #[async_trait]
@@ -51,31 +151,105 @@ impl Channel for Client {
     }
 
     fn limits(&self) -> Limits {
-        unimplemented!("built by the Kaufland module")
+        Limits {
+            max_page_size: MAX_PAGE,
+            max_batch: MAX_PAGE,
+            requests_per_second: f64::from(REQUESTS_PER_SECOND),
+            burst: REQUESTS_PER_SECOND,
+        }
     }
 
+    /// `GET /info/storefront` (the seller's storefronts): signed, so it proves the keys,
+    /// unlike `/status/ping`, which Kaufland answers without checking them.
     async fn check_credentials(&self) -> Result<String, ChannelError> {
-        unimplemented!()
+        let url = self.url(&["info", "storefront"], &[])?;
+        #[derive(serde::Deserialize)]
+        struct Storefronts {
+            data: Vec<String>,
+        }
+        let storefronts: Storefronts = self.read(&url).await?;
+        let storefront = &self.credentials.storefront;
+        if !storefronts
+            .data
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(storefront))
+        {
+            return Err(ChannelError::credentials(format!(
+                "the seller has no storefront {storefront} (only {})",
+                storefronts.data.join(", ")
+            )));
+        }
+        let key: String = self.credentials.client_key.chars().take(8).collect();
+        Ok(format!("Kaufland.{storefront} (client key {key}…)"))
     }
 
     async fn products_page(
         &self,
-        _cursor: Option<&Cursor>,
-        _page_size: usize,
+        cursor: Option<&Cursor>,
+        page_size: usize,
     ) -> Result<Page<ChannelProduct>, ChannelError> {
-        unimplemented!()
+        let offset = offset_of(cursor)?;
+        let limit = page_size.clamp(1, MAX_PAGE);
+        let url = self.url(
+            &["units"],
+            &[
+                self.storefront_query(),
+                ("limit", limit.to_string()),
+                ("offset", offset.to_string()),
+                ("embedded", "products".to_owned()),
+            ],
+        )?;
+        let page: units::UnitsPage = self.read(&url).await?;
+        let next = api::next_offset(offset, page.data.len(), page.pagination.as_ref());
+        Ok(Page {
+            items: page
+                .data
+                .into_iter()
+                .map(units::Unit::into_product)
+                .collect(),
+            next,
+        })
     }
 
+    /// Orders whose units changed since `updated_since` (to the second), each read whole.
     async fn orders_page(
         &self,
-        _updated_since: DateTime<Utc>,
-        _cursor: Option<&Cursor>,
-        _page_size: usize,
+        updated_since: DateTime<Utc>,
+        cursor: Option<&Cursor>,
+        page_size: usize,
     ) -> Result<Page<ChannelOrder>, ChannelError> {
-        unimplemented!()
+        let offset = offset_of(cursor)?;
+        let limit = page_size.clamp(1, MAX_PAGE);
+        let url = self.url(
+            &["orders"],
+            &[
+                self.storefront_query(),
+                (
+                    "ts_units_updated_from_iso",
+                    updated_since.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                ),
+                ("limit", limit.to_string()),
+                ("offset", offset.to_string()),
+            ],
+        )?;
+        let page: orders::OrdersPage = self.read(&url).await?;
+        let next = api::next_offset(offset, page.data.len(), page.pagination.as_ref());
+        // Futures made up front: a closure over borrowed items trips async_trait's lifetimes.
+        let reads: Vec<_> = page.data.iter().map(|o| self.order(&o.id_order)).collect();
+        let items = futures::stream::iter(reads)
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(Page { items, next })
     }
 
-    async fn push(&self, _updates: &[ListingUpdate]) -> Result<Vec<ItemOutcome>, ChannelError> {
-        unimplemented!()
+    /// One `PATCH /units/{id_unit}` per update; Kaufland's refusal of one is that item's
+    /// rejection, a refusal of the credentials fails the whole push.
+    async fn push(&self, updates: &[ListingUpdate]) -> Result<Vec<ItemOutcome>, ChannelError> {
+        let patches: Vec<_> = updates.iter().map(|u| self.push_one(u)).collect();
+        futures::stream::iter(patches)
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await
     }
 }

@@ -1,6 +1,14 @@
 //! Shopify Admin GraphQL API, version 2025-01.
 
+mod client;
 pub mod oauth;
+mod pacing;
+mod push;
+mod read;
+mod webhooks;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,6 +22,10 @@ use crate::{
 
 /// The Admin API version every query is written for.
 pub const API_VERSION: &str = "2025-01";
+
+/// Points a page of products or orders actually costs, give or take; turns the bucket's
+/// points into the requests per second [`Limits`] speaks of.
+const TYPICAL_QUERY_COST: f64 = 50.0;
 
 #[derive(Clone)]
 pub struct Credentials {
@@ -30,20 +42,66 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// State shared by all clients of the process (cost buckets per shop).
-#[derive(Debug, Default)]
-pub struct Shared {}
+/// State shared by all clients of the process: per shop the cost bucket and the
+/// location stock is set at; per query what Shopify said it costs. Cheap to clone.
+#[derive(Debug, Default, Clone)]
+pub struct Shared {
+    shops: Arc<Mutex<HashMap<String, ShopState>>>,
+    /// Shopify's `requestedQueryCost` per (operation, our estimate).
+    costs: Arc<Mutex<HashMap<(&'static str, u32), f64>>>,
+}
 
-pub struct Client {}
+#[derive(Debug, Default)]
+struct ShopState {
+    bucket: pacing::Bucket,
+    /// The location `push` sets stock at (the shop's first location), once read.
+    location: Option<String>,
+}
+
+impl Shared {
+    fn with_shop<R>(&self, shop: &str, f: impl FnOnce(&mut ShopState) -> R) -> R {
+        let mut shops = self.shops.lock().unwrap_or_else(PoisonError::into_inner);
+        f(shops.entry(shop.to_owned()).or_default())
+    }
+
+    fn requested_cost(&self, operation: &'static str, estimate: u32) -> Option<f64> {
+        let costs = self.costs.lock().unwrap_or_else(PoisonError::into_inner);
+        costs.get(&(operation, estimate)).copied()
+    }
+
+    fn learn_requested_cost(&self, operation: &'static str, estimate: u32, cost: f64) {
+        let mut costs = self.costs.lock().unwrap_or_else(PoisonError::into_inner);
+        costs.insert((operation, estimate), cost);
+    }
+}
+
+/// A shop's Admin API; see [`Channel`] for what it does.
+pub struct Client {
+    gql: client::Gql,
+}
 
 impl Client {
     pub fn new(
-        _transport: Transport,
-        _hosts: &Hosts,
-        _credentials: Credentials,
-        _shared: &Shared,
+        transport: Transport,
+        hosts: &Hosts,
+        credentials: Credentials,
+        shared: &Shared,
     ) -> Self {
-        Client {}
+        Client {
+            gql: client::Gql::new(
+                transport,
+                hosts,
+                credentials.shop_domain,
+                credentials.access_token,
+                shared.clone(),
+            ),
+        }
+    }
+
+    /// Subscribes the shop's orders/create, products/update and app/uninstalled webhooks
+    /// to `callback_url` (idempotent: existing subscriptions to it are kept).
+    pub async fn register_webhooks(&self, callback_url: &str) -> Result<(), ChannelError> {
+        webhooks::register(&self.gql, callback_url).await
     }
 }
 
@@ -54,31 +112,40 @@ impl Channel for Client {
     }
 
     fn limits(&self) -> Limits {
-        unimplemented!("built by the Shopify module")
+        let (restore_rate, maximum) = self.gql.shared().with_shop(self.gql.shop(), |s| {
+            (s.bucket.restore_rate(), s.bucket.maximum())
+        });
+        Limits {
+            max_page_size: read::MAX_PRODUCTS_PER_PAGE,
+            max_batch: push::MAX_BATCH,
+            // The bucket is in points; a typical page's actual cost makes it requests.
+            requests_per_second: restore_rate / TYPICAL_QUERY_COST,
+            burst: (maximum / TYPICAL_QUERY_COST).max(1.0) as u32,
+        }
     }
 
     async fn check_credentials(&self) -> Result<String, ChannelError> {
-        unimplemented!()
+        read::shop_name(&self.gql).await
     }
 
     async fn products_page(
         &self,
-        _cursor: Option<&Cursor>,
-        _page_size: usize,
+        cursor: Option<&Cursor>,
+        page_size: usize,
     ) -> Result<Page<ChannelProduct>, ChannelError> {
-        unimplemented!()
+        read::products_page(&self.gql, cursor, page_size).await
     }
 
     async fn orders_page(
         &self,
-        _updated_since: DateTime<Utc>,
-        _cursor: Option<&Cursor>,
-        _page_size: usize,
+        updated_since: DateTime<Utc>,
+        cursor: Option<&Cursor>,
+        page_size: usize,
     ) -> Result<Page<ChannelOrder>, ChannelError> {
-        unimplemented!()
+        read::orders_page(&self.gql, updated_since, cursor, page_size).await
     }
 
-    async fn push(&self, _updates: &[ListingUpdate]) -> Result<Vec<ItemOutcome>, ChannelError> {
-        unimplemented!()
+    async fn push(&self, updates: &[ListingUpdate]) -> Result<Vec<ItemOutcome>, ChannelError> {
+        push::push(&self.gql, updates).await
     }
 }

@@ -11,12 +11,23 @@ pub struct ConnectionRow {
     pub settings: serde_json::Value,
     pub status: String,
     pub last_sync_at: Option<DateTime<Utc>>,
+    pub last_error_code: Option<String>,
     pub last_error: Option<String>,
+    pub sandbox: bool,
+    pub last_checked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, platform, shop_name, credentials_hint, settings, status, last_sync_at, last_error, created_at, updated_at";
+const COLUMNS: &str = "id, platform, shop_name, credentials_hint, settings, status, last_sync_at, last_error_code, last_error, sandbox, last_checked_at, created_at, updated_at";
+
+/// A connection with its sealed credentials.
+#[derive(sqlx::FromRow)]
+pub struct SealedConnection {
+    #[sqlx(flatten)]
+    pub row: ConnectionRow,
+    pub credentials_enc: Vec<u8>,
+}
 
 pub async fn list(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<ConnectionRow>> {
     sqlx::query_as(&format!(
@@ -41,6 +52,42 @@ pub async fn find(
     .await
 }
 
+/// One of the user's connections with its sealed credentials.
+pub async fn find_sealed(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<SealedConnection>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, credentials_enc FROM connections WHERE user_id = $1 AND id = $2"
+    ))
+    .bind(user_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The user's (oldest) connection to an account of a platform, sandbox or not.
+pub async fn find_by_account(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    platform: &str,
+    account_ref: &str,
+    sandbox: bool,
+) -> sqlx::Result<Option<ConnectionRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM connections
+          WHERE user_id = $1 AND platform = $2 AND account_ref = $3 AND sandbox = $4
+          ORDER BY created_at, id LIMIT 1"
+    ))
+    .bind(user_id)
+    .bind(platform)
+    .bind(account_ref)
+    .bind(sandbox)
+    .fetch_optional(db)
+    .await
+}
+
 pub struct NewConnection<'a> {
     pub id: Uuid,
     pub platform: &'a str,
@@ -48,6 +95,9 @@ pub struct NewConnection<'a> {
     pub credentials_enc: &'a [u8],
     pub credentials_hint: &'a str,
     pub settings: &'a serde_json::Value,
+    /// Shop domain, seller id or client key.
+    pub account_ref: &'a str,
+    pub sandbox: bool,
 }
 
 pub async fn insert(
@@ -56,8 +106,8 @@ pub async fn insert(
     c: &NewConnection<'_>,
 ) -> sqlx::Result<ConnectionRow> {
     sqlx::query_as(&format!(
-        "INSERT INTO connections (id, user_id, platform, shop_name, credentials_enc, credentials_hint, settings)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+        "INSERT INTO connections (id, user_id, platform, shop_name, credentials_enc, credentials_hint, settings, account_ref, sandbox)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
     ))
     .bind(c.id)
     .bind(user_id)
@@ -66,7 +116,67 @@ pub async fn insert(
     .bind(c.credentials_enc)
     .bind(c.credentials_hint)
     .bind(c.settings)
+    .bind(c.account_ref)
+    .bind(c.sandbox)
     .fetch_one(db)
+    .await
+}
+
+/// New credentials for an existing connection (a repeated Shopify install).
+pub async fn replace_credentials(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+    credentials_enc: &[u8],
+    credentials_hint: &str,
+) -> sqlx::Result<Option<ConnectionRow>> {
+    sqlx::query_as(&format!(
+        "UPDATE connections SET credentials_enc = $3, credentials_hint = $4, updated_at = now()
+          WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(user_id)
+    .bind(id)
+    .bind(credentials_enc)
+    .bind(credentials_hint)
+    .fetch_optional(db)
+    .await
+}
+
+/// Why a connection does not work, in words the merchant may see.
+pub struct Problem<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+}
+
+/// Records the outcome of a credentials check: `active` without a problem, or `error`;
+/// and the account the credentials name (rows made before `account_ref` existed get it
+/// here). A
+/// paused connection stays paused (the merchant paused it); the outcome is still recorded.
+pub async fn record_check(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+    account_ref: &str,
+    problem: Option<Problem<'_>>,
+) -> sqlx::Result<Option<ConnectionRow>> {
+    let (status, code, message) = match problem {
+        None => ("active", None, None),
+        Some(p) => ("error", Some(p.code), Some(p.message)),
+    };
+    sqlx::query_as(&format!(
+        "UPDATE connections
+            SET status = CASE WHEN status = 'paused' THEN status ELSE $3 END,
+                last_error_code = $4, last_error = $5, account_ref = $6,
+                last_checked_at = now(), updated_at = now()
+          WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(user_id)
+    .bind(id)
+    .bind(status)
+    .bind(code)
+    .bind(message)
+    .bind(account_ref)
+    .fetch_optional(db)
     .await
 }
 

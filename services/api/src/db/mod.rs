@@ -4,7 +4,9 @@
 pub mod analytics;
 pub mod avv;
 pub mod cancellable;
+pub mod channel_events;
 pub mod connections;
 pub mod orders;
 pub mod products;
 pub mod profiles;
+pub mod shopify_installs;

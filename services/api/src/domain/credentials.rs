@@ -1,6 +1,10 @@
 //! Shop credentials per platform: checked for shape, stored encrypted, shown only as a hint.
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use sm_connectors::sandbox::SandboxSecret;
+use sm_connectors::shopify::oauth;
+use sm_connectors::{amazon, kaufland, shopify, ConnectionCredentials};
 use sm_domain::Platform;
 use sm_http::FieldError;
 
@@ -100,15 +104,7 @@ impl Credentials {
                     "shop_domain",
                     &input.shop_domain.as_ref().map(|d| d.to_ascii_lowercase()),
                     "Use your-shop.myshopify.com.",
-                    |s| {
-                        s.strip_suffix(".myshopify.com").is_some_and(|name| {
-                            !name.is_empty()
-                                && !name.starts_with('-')
-                                && name.bytes().all(|b| {
-                                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'
-                                })
-                        })
-                    },
+                    oauth::is_shop_domain,
                 ),
                 access_token: c.field(
                     "access_token",
@@ -192,6 +188,91 @@ impl Credentials {
             Ok(credentials)
         } else {
             Err(c.errors)
+        }
+    }
+
+    /// The credentials of a sandbox shop, derived from the sandbox's secret; `tenant` (the
+    /// connection id) picks the shop.
+    pub fn sandbox(platform: Platform, secret: &SandboxSecret, tenant: &str) -> Self {
+        match platform {
+            Platform::Shopify => {
+                let shop_domain = secret.shopify_shop(tenant);
+                Credentials::Shopify {
+                    access_token: secret.shopify_token(&shop_domain),
+                    shop_domain,
+                }
+            }
+            Platform::Amazon => {
+                let seller_id = secret.amazon_seller(tenant);
+                let (client_id, client_secret) = secret.amazon_app();
+                Credentials::Amazon {
+                    refresh_token: secret.amazon_refresh_token(&seller_id),
+                    seller_id,
+                    client_id,
+                    client_secret: client_secret.expose_secret().to_owned(),
+                    region: "eu".to_owned(),
+                    marketplace_id: AMAZON_DE_MARKETPLACE.to_owned(),
+                }
+            }
+            Platform::Kaufland => {
+                let client_key = secret.kaufland_client_key(tenant);
+                Credentials::Kaufland {
+                    secret_key: secret
+                        .kaufland_secret_key(&client_key)
+                        .expose_secret()
+                        .to_owned(),
+                    client_key,
+                    storefront: "de".to_owned(),
+                }
+            }
+        }
+    }
+
+    /// What the connectors take: the one place the api's credentials become theirs.
+    pub fn to_connector(&self) -> ConnectionCredentials {
+        let secret = |s: &str| SecretString::from(s.to_owned());
+        match self {
+            Credentials::Shopify {
+                shop_domain,
+                access_token,
+            } => ConnectionCredentials::Shopify(shopify::Credentials {
+                shop_domain: shop_domain.clone(),
+                access_token: secret(access_token),
+            }),
+            Credentials::Amazon {
+                seller_id,
+                refresh_token,
+                client_id,
+                client_secret,
+                region,
+                marketplace_id,
+            } => ConnectionCredentials::Amazon(amazon::Credentials {
+                seller_id: seller_id.clone(),
+                refresh_token: secret(refresh_token),
+                client_id: client_id.clone(),
+                client_secret: secret(client_secret),
+                region: region.clone(),
+                marketplace_id: marketplace_id.clone(),
+            }),
+            Credentials::Kaufland {
+                client_key,
+                secret_key,
+                storefront,
+            } => ConnectionCredentials::Kaufland(kaufland::Credentials {
+                client_key: client_key.clone(),
+                secret_key: secret(secret_key),
+                storefront: storefront.clone(),
+            }),
+        }
+    }
+
+    /// The account at the channel, as its webhooks name it: shop domain, seller id or
+    /// client key. Not a secret.
+    pub fn account_ref(&self) -> &str {
+        match self {
+            Credentials::Shopify { shop_domain, .. } => shop_domain,
+            Credentials::Amazon { seller_id, .. } => seller_id,
+            Credentials::Kaufland { client_key, .. } => client_key,
         }
     }
 
@@ -290,6 +371,26 @@ mod tests {
                 .len(),
             3
         );
+    }
+
+    #[test]
+    fn sandbox_credentials_have_the_vendors_shape_and_name_their_account() {
+        let secret = SandboxSecret::new(SecretString::from("sandbox-secret".to_owned()));
+        for platform in [Platform::Shopify, Platform::Amazon, Platform::Kaufland] {
+            let c = Credentials::sandbox(platform, &secret, "tenant-1");
+            assert_eq!(c.platform(), platform);
+            let input: CredentialsInput =
+                serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+            assert!(Credentials::parse(platform, &input).is_ok_and(|parsed| parsed == c));
+            assert_eq!(c.to_connector().platform(), platform);
+            let expected = match platform {
+                Platform::Shopify => secret.shopify_shop("tenant-1"),
+                Platform::Amazon => secret.amazon_seller("tenant-1"),
+                Platform::Kaufland => secret.kaufland_client_key("tenant-1"),
+            };
+            assert_eq!(c.account_ref(), expected);
+            assert_ne!(Credentials::sandbox(platform, &secret, "tenant-2"), c);
+        }
     }
 
     #[test]

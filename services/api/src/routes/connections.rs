@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::avv;
+use crate::channels;
 use crate::db;
 use crate::db::connections::{ConnectionRow, NewConnection};
 use crate::domain::credentials::{Credentials, CredentialsInput};
@@ -32,7 +33,15 @@ pub struct ConnectionView {
     /// pending, active, error or paused.
     pub status: String,
     pub last_sync_at: Option<DateTime<Utc>>,
+    /// Why the connection does not work, in stable terms: a channel error code
+    /// (`channel_credentials_invalid`, `channel_unavailable`, …) or `app_uninstalled`.
+    pub last_error_code: Option<String>,
+    /// The same in words; never contains credentials.
     pub last_error: Option<String>,
+    /// Talks to the installation's sandbox shops, not to a real shop.
+    pub sandbox: bool,
+    /// When the credentials were last checked with the channel.
+    pub last_checked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -51,7 +60,10 @@ impl TryFrom<ConnectionRow> for ConnectionView {
             settings: c.settings,
             status: c.status,
             last_sync_at: c.last_sync_at,
+            last_error_code: c.last_error_code,
             last_error: c.last_error,
+            sandbox: c.sandbox,
+            last_checked_at: c.last_checked_at,
             created_at: c.created_at,
             updated_at: c.updated_at,
         })
@@ -118,35 +130,190 @@ pub async fn get_one(
 #[derive(Deserialize, ToSchema)]
 pub struct CreateConnection {
     pub platform: Platform,
-    /// 1 to 100 characters.
+    /// 1 to 100 characters; for a sandbox connection it defaults to the offer's name.
     #[schema(
         example = "Mein Shopify-Shop",
         min_length = 1,
         max_length = 100,
         pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
     )]
-    pub shop_name: String,
+    pub shop_name: Option<String>,
     /// Shopify: shop_domain, access_token. Amazon: seller_id, refresh_token, client_id,
     /// client_secret, region (eu), marketplace_id (A1PA6795UKMFR9). Kaufland: client_key,
-    /// secret_key, storefront (de).
-    pub credentials: CredentialsInput,
+    /// secret_key, storefront (de). Required unless `sandbox`; refused with it.
+    pub credentials: Option<CredentialsInput>,
     /// A JSON object of at most 16 KiB.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub settings: Option<serde_json::Value>,
+    /// Connect a sandbox shop of this installation (see `GET /api/connections/sandbox`);
+    /// its credentials are made by the api.
+    #[serde(default)]
+    pub sandbox: bool,
 }
 
 /// Connects a shop. Needs the current AVV signed (`avv_signature_required` otherwise).
-/// Credentials are checked for shape and stored encrypted.
+/// Credentials are checked for shape, stored encrypted, then checked with the channel: the
+/// answer shows the outcome (`active`, or `error` with `last_error_code`).
 #[utoipa::path(post, path = "/api/connections", tag = "connections", request_body = CreateConnection,
     responses((status = 201, body = ConnectionView), (status = 403, description = "avv_signature_required", body = sm_http::ErrorBody),
+              (status = 409, description = "sandbox_unavailable: this installation has no sandbox shops", body = sm_http::ErrorBody),
               (status = 422, body = sm_http::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     Json(req): Json<CreateConnection>,
 ) -> Result<(StatusCode, Json<ConnectionView>)> {
-    if db::avv::find(&state.db, user.user_id, avv::CURRENT)
+    require_avv(&state, user.user_id).await?;
+    let sandbox = if req.sandbox {
+        Some(state.connectors.sandbox().ok_or_else(sandbox_unavailable)?)
+    } else {
+        None
+    };
+    let settings = req.settings.unwrap_or_else(|| serde_json::json!({}));
+    let name = match (&req.shop_name, sandbox) {
+        (None, Some(_)) => Ok(offer_name(req.platform).to_owned()),
+        (name, _) => text::required("shop_name", name.as_deref().unwrap_or_default(), 100),
+    };
+    let mut errors: Vec<FieldError> = name.as_ref().err().cloned().into_iter().collect();
+    errors.extend(check_settings(&settings).err());
+    let id = Uuid::now_v7();
+    let credentials = match (sandbox, &req.credentials) {
+        (Some(secret), None) => Some(Credentials::sandbox(req.platform, secret, &id.to_string())),
+        (Some(_), Some(_)) => {
+            errors.push(FieldError::new(
+                "credentials",
+                "not_allowed",
+                "Sandbox connections get their credentials from this installation.",
+            ));
+            None
+        }
+        (None, input) => {
+            match Credentials::parse(req.platform, input.as_ref().unwrap_or(&Default::default())) {
+                Ok(credentials) => Some(credentials),
+                Err(e) => {
+                    errors.extend(e);
+                    None
+                }
+            }
+        }
+    };
+    let (Some(credentials), Ok(name), true) = (credentials, name, errors.is_empty()) else {
+        return Err(Error::validation(errors));
+    };
+    let row = db::connections::insert(
+        &state.db,
+        user.user_id,
+        &NewConnection {
+            id,
+            platform: credentials.platform().as_str(),
+            shop_name: &name,
+            credentials_enc: &channels::seal(&state, id, &credentials)?,
+            credentials_hint: &credentials.hint(),
+            settings: &settings,
+            account_ref: credentials.account_ref(),
+            sandbox: sandbox.is_some(),
+        },
+    )
+    .await?;
+    let row = channels::check(
+        &state,
+        user.user_id,
+        id,
+        &credentials,
+        row.sandbox,
+        channels::deadline(&state),
+    )
+    .await?
+    .map_or(row, |(checked, _)| checked);
+    Ok((StatusCode::CREATED, Json(row.try_into()?)))
+}
+
+/// Checks the connection's credentials with its channel now and records the outcome:
+/// `active`, or `error` with `last_error_code` and `last_error` (also when the channel is
+/// only unavailable for the moment). Bounded by `CHANNEL_TIMEOUT_SECS`.
+#[utoipa::path(post, path = "/api/connections/{id}/test", tag = "connections", params(("id" = Uuid, Path)),
+    responses((status = 200, body = ConnectionView), (status = 404, body = sm_http::ErrorBody)))]
+pub async fn test(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ConnectionView>> {
+    let sealed = db::connections::find_sealed(&state.db, user.user_id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let credentials = channels::open(&state, id, &sealed.credentials_enc)?;
+    let (row, _) = channels::check(
+        &state,
+        user.user_id,
+        id,
+        &credentials,
+        sealed.row.sandbox,
+        channels::deadline(&state),
+    )
+    .await?
+    .ok_or_else(ApiError::not_found)?;
+    Ok(Json(row.try_into()?))
+}
+
+/// A sandbox shop this installation offers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SandboxOffer {
+    pub platform: Platform,
+    #[schema(example = "Sandbox Shopify")]
+    pub name: &'static str,
+    /// Always true.
+    pub sandbox: bool,
+    pub description: &'static str,
+}
+
+/// The sandbox shops a merchant can connect (`POST /api/connections` with `"sandbox": true`);
+/// empty when the installation has no sandbox.
+#[utoipa::path(get, path = "/api/connections/sandbox", tag = "connections",
+    responses((status = 200, body = Vec<SandboxOffer>)))]
+pub async fn sandbox_offers(
+    State(state): State<AppState>,
+    _user: AuthUser,
+) -> Json<Vec<SandboxOffer>> {
+    if state.connectors.sandbox().is_none() {
+        return Json(Vec::new());
+    }
+    Json(
+        [Platform::Shopify, Platform::Amazon, Platform::Kaufland]
+            .into_iter()
+            .map(|platform| SandboxOffer {
+                platform,
+                name: offer_name(platform),
+                sandbox: true,
+                description: match platform {
+                    Platform::Shopify => "A stand-in Shopify shop with a German catalogue and orders, to try syncing without a real shop.",
+                    Platform::Amazon => "A stand-in Amazon seller account (amazon.de) with listings and orders, to try syncing without a real account.",
+                    Platform::Kaufland => "A stand-in Kaufland.de seller account with units and orders, to try syncing without a real account.",
+                },
+            })
+            .collect(),
+    )
+}
+
+fn offer_name(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Shopify => "Sandbox Shopify",
+        Platform::Amazon => "Sandbox Amazon",
+        Platform::Kaufland => "Sandbox Kaufland",
+    }
+}
+
+/// 409 `sandbox_unavailable`.
+pub fn sandbox_unavailable() -> ApiError {
+    ApiError::conflict(
+        "sandbox_unavailable",
+        "This installation has no sandbox shops (SANDBOX_URL is not set).",
+    )
+}
+
+/// 403 `avv_signature_required` unless the user signed the current AVV.
+pub async fn require_avv(state: &AppState, user_id: Uuid) -> Result<()> {
+    if db::avv::find(&state.db, user_id, avv::CURRENT)
         .await?
         .is_none()
     {
@@ -156,35 +323,7 @@ pub async fn create(
         )
         .into());
     }
-    let settings = req.settings.unwrap_or_else(|| serde_json::json!({}));
-    let name = text::required("shop_name", &req.shop_name, 100);
-    let credentials = Credentials::parse(req.platform, &req.credentials);
-    let mut errors: Vec<FieldError> = name.as_ref().err().cloned().into_iter().collect();
-    errors.extend(check_settings(&settings).err());
-    if let Err(e) = &credentials {
-        errors.extend(e.iter().cloned());
-    }
-    if !errors.is_empty() {
-        return Err(Error::validation(errors));
-    }
-    let credentials = credentials.map_err(Error::validation)?;
-    let id = Uuid::now_v7();
-    let plaintext = serde_json::to_vec(&credentials).map_err(anyhow::Error::from)?;
-    let sealed = state.credentials.seal(&plaintext, id.as_bytes());
-    let row = db::connections::insert(
-        &state.db,
-        user.user_id,
-        &NewConnection {
-            id,
-            platform: credentials.platform().as_str(),
-            shop_name: &name?,
-            credentials_enc: &sealed,
-            credentials_hint: &credentials.hint(),
-            settings: &settings,
-        },
-    )
-    .await?;
-    Ok((StatusCode::CREATED, Json(row.try_into()?)))
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

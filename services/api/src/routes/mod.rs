@@ -5,6 +5,8 @@ pub mod connections;
 pub mod orders;
 pub mod products;
 pub mod profile;
+pub mod shopify;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -45,6 +47,10 @@ pub fn api(state: AppState, import_limit_bytes: usize) -> (Router, utoipa::opena
     let import = OpenApiRouter::new()
         .routes(routes!(products::import_csv))
         .layer(DefaultBodyLimit::max(import_limit_bytes));
+    // Webhook bodies (whole orders) may exceed the JSON limit of the merchant's requests.
+    let webhooks = OpenApiRouter::new()
+        .routes(routes!(webhooks::shopify))
+        .layer(DefaultBodyLimit::max(webhooks::WEBHOOK_LIMIT_BYTES));
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(profile::get_profile, profile::put_profile))
         .routes(routes!(profile::get_avv))
@@ -56,6 +62,11 @@ pub fn api(state: AppState, import_limit_bytes: usize) -> (Router, utoipa::opena
             connections::update,
             connections::delete
         ))
+        .routes(routes!(connections::test))
+        .routes(routes!(connections::sandbox_offers))
+        .routes(routes!(shopify::install))
+        .routes(routes!(shopify::callback))
+        .merge(webhooks)
         .routes(routes!(products::list, products::create))
         .routes(routes!(
             products::get_one,

@@ -14,6 +14,35 @@ pub const SERVICE_TOKEN: &str = "test-service-token-0123456789abcdef";
 pub const PASSWORD: &str = "Sonnenblume-Kaffee-42";
 /// base64 of 32 bytes
 pub const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+/// What the API service and the sandbox shops share.
+pub const SANDBOX_SECRET: &str = "sandbox-test-secret-0123456789abcdef";
+
+pub fn sandbox_secret() -> sm_connectors::sandbox::SandboxSecret {
+    sm_connectors::sandbox::SandboxSecret::new(SANDBOX_SECRET.to_owned().into())
+}
+
+/// Sandbox shops on a free port: small catalogues, paced a hundred times faster than the
+/// vendors, so that no test waits long.
+pub async fn sandbox() -> sm_sandbox::Running {
+    let mut config = sm_sandbox::SandboxConfig::new(sandbox_secret());
+    config.size = sm_sandbox::catalogue::CatalogueSize {
+        products: 20,
+        orders: 10,
+    };
+    config.rate_scale = 100.0;
+    config.fault_delay = std::time::Duration::from_secs(5);
+    sm_sandbox::spawn(config).await.unwrap()
+}
+
+/// The API service's settings for the sandbox `running`.
+pub fn sandbox_args(running: &sm_sandbox::Running) -> Vec<String> {
+    vec![
+        "--sandbox-url".to_owned(),
+        running.url.to_string(),
+        "--sandbox-secret".to_owned(),
+        SANDBOX_SECRET.to_owned(),
+    ]
+}
 
 pub struct Stack {
     pub api: String,
@@ -199,22 +228,41 @@ impl Stack {
         m
     }
 
-    /// A Shopify connection of the merchant; returns its id.
-    pub async fn shopify(&self, token: &str, name: &str) -> String {
-        let res = self.post(token, "/api/connections", serde_json::json!({
-            "platform": "shopify", "shop_name": name,
-            "credentials": { "shop_domain": "mein-shop.myshopify.com", "access_token": "shpat_0123456789abcdef0123456789abcdef" }
-        })).await;
-        assert_eq!(
-            res.status(),
-            StatusCode::CREATED,
-            "{}",
-            res.text().await.unwrap()
-        );
-        res.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+    /// A Shopify connection of the merchant, written straight into the database (creating
+    /// one through the API checks it with Shopify, which tests cannot reach); returns its id.
+    pub async fn shopify(&self, who: &SignedIn, name: &str) -> String {
+        self.connection_fixture(who, "shopify", name, "mein-shop.myshopify.com", false)
+            .await
+            .to_string()
+    }
+
+    /// A connection row of the merchant with sealed (meaningless) credentials.
+    pub async fn connection_fixture(
+        &self,
+        who: &SignedIn,
+        platform: &str,
+        name: &str,
+        account_ref: &str,
+        sandbox: bool,
+    ) -> uuid::Uuid {
+        let id = uuid::Uuid::now_v7();
+        let keyring = sm_crypto::Keyring::parse(KEY).unwrap();
+        let sealed = keyring.seal(br#"{"platform":"shopify","shop_domain":"mein-shop.myshopify.com","access_token":"shpat_0123456789abcdef0123456789abcdef"}"#, id.as_bytes());
+        sqlx::query(
+            "INSERT INTO connections (id, user_id, platform, shop_name, credentials_enc, credentials_hint, account_ref, sandbox)
+             VALUES ($1, $2, $3, $4, $5, 'mein-shop.myshopify.com, token …cdef', $6, $7)",
+        )
+        .bind(id)
+        .bind(who.user_id.parse::<uuid::Uuid>().unwrap())
+        .bind(platform)
+        .bind(name)
+        .bind(sealed)
+        .bind(account_ref)
+        .bind(sandbox)
+        .execute(&self.db)
+        .await
+        .unwrap();
+        id
     }
 
     pub async fn product(&self, token: &str, body: Value) -> Value {

@@ -1,0 +1,125 @@
+//! SP-API error answers (`{"errors":[{"code","message","details"}]}`) in the cockpit's terms.
+
+use http::StatusCode;
+use serde::Deserialize;
+
+use super::limits::Operation;
+use crate::ChannelError;
+
+/// Amazon refused one request for a reason of its own (bad input, unknown SKU): the caller
+/// decides whether that fails the whole call or only one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub code: String,
+    pub message: String,
+}
+
+impl Refusal {
+    pub(crate) fn into_error(self) -> ChannelError {
+        ChannelError::protocol(format!(
+            "Amazon refused the request: {} ({})",
+            self.message, self.code
+        ))
+    }
+}
+
+/// What a non-success answer means.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The access token was refused: worth one more try with a fresh one.
+    TokenRefused,
+    Refused(Refusal),
+    Error(ChannelError),
+}
+
+#[derive(Deserialize)]
+struct ErrorList {
+    errors: Vec<Error>,
+}
+
+#[derive(Deserialize)]
+struct Error {
+    code: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    details: String,
+}
+
+/// Reads an answer that is neither a success nor transient (Transport retried those).
+pub(crate) fn classify(status: StatusCode, body: &[u8], operation: Operation) -> Failure {
+    let first = serde_json::from_slice::<ErrorList>(body)
+        .ok()
+        .and_then(|list| list.errors.into_iter().next());
+    let Some(error) = first else {
+        return Failure::Error(ChannelError::protocol(format!(
+            "Amazon answered HTTP {status} without an error list"
+        )));
+    };
+    match status {
+        StatusCode::UNAUTHORIZED => Failure::TokenRefused,
+        // SP-API answers 403 both for a bad access token (its details say so) and for an
+        // app that lacks the role the operation needs.
+        StatusCode::FORBIDDEN
+            if error.code == "InvalidSignature"
+                || error.details.to_ascii_lowercase().contains("token") =>
+        {
+            Failure::TokenRefused
+        }
+        StatusCode::FORBIDDEN => Failure::Error(ChannelError::MissingScope {
+            scope: operation.role().to_owned(),
+        }),
+        s if s.is_client_error() => Failure::Refused(Refusal {
+            code: error.code,
+            message: error.message,
+        }),
+        _ => Failure::Error(ChannelError::protocol(format!(
+            "Amazon answered HTTP {status} ({})",
+            error.code
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DENIED: &str = r#"{"errors":[{"code":"Unauthorized","message":"Access to requested resource is denied.","details":""}]}"#;
+    const BAD_TOKEN: &str = r#"{"errors":[{"code":"Unauthorized","message":"Access to requested resource is denied.","details":"The access token you provided is revoked, malformed or invalid."}]}"#;
+
+    #[test]
+    fn a_refused_token_differs_from_a_missing_role() {
+        assert_eq!(
+            classify(
+                StatusCode::FORBIDDEN,
+                BAD_TOKEN.as_bytes(),
+                Operation::GetOrders
+            ),
+            Failure::TokenRefused
+        );
+        assert!(matches!(
+            classify(StatusCode::FORBIDDEN, DENIED.as_bytes(), Operation::GetOrders),
+            Failure::Error(ChannelError::MissingScope { scope }) if scope.contains("Orders API")
+        ));
+    }
+
+    #[test]
+    fn input_errors_are_the_callers_to_judge() {
+        let body = r#"{"errors":[{"code":"InvalidInput","message":"Invalid MarketplaceIds"}]}"#;
+        assert_eq!(
+            classify(
+                StatusCode::BAD_REQUEST,
+                body.as_bytes(),
+                Operation::GetOrders
+            ),
+            Failure::Refused(Refusal {
+                code: "InvalidInput".into(),
+                message: "Invalid MarketplaceIds".into()
+            })
+        );
+        assert!(matches!(
+            classify(StatusCode::BAD_REQUEST, b"<html>", Operation::GetOrders),
+            Failure::Error(ChannelError::Protocol { .. })
+        ));
+    }
+}

@@ -1,0 +1,107 @@
+//! Query parameters as SP-API reads them: comma-separated lists, ISO 8601 dates.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use super::MARKETPLACE;
+
+pub(super) struct Params(HashMap<String, String>);
+
+impl Params {
+    pub(super) fn parse(raw: Option<&str>) -> Self {
+        Params(
+            url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A comma-delimited list (`collectionFormat: csv`); empty when absent.
+    pub(super) fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The required marketplace list: present, at most `max` ids, all of them Amazon.de.
+    pub(super) fn marketplaces(&self, name: &str, max: usize) -> Result<(), String> {
+        let ids = self.list(name);
+        if ids.is_empty() {
+            return Err(format!("Missing required parameter '{name}'."));
+        }
+        if ids.len() > max {
+            return Err(format!("'{name}' takes at most {max} values."));
+        }
+        match ids.iter().find(|id| *id != MARKETPLACE) {
+            Some(other) => Err(format!(
+                "Invalid '{name}': the seller is not registered in marketplace {other}."
+            )),
+            None => Ok(()),
+        }
+    }
+
+    pub(super) fn date(&self, name: &str) -> Result<Option<DateTime<Utc>>, String> {
+        self.get(name)
+            .map(|v| {
+                DateTime::parse_from_rfc3339(v)
+                    .map(|d| d.with_timezone(&Utc))
+                    .map_err(|_| format!("'{name}' is not an ISO 8601 date-time: {v}"))
+            })
+            .transpose()
+    }
+
+    /// An integer within `range`, or `default` when absent.
+    pub(super) fn number(
+        &self,
+        name: &str,
+        range: std::ops::RangeInclusive<usize>,
+        default: usize,
+    ) -> Result<usize, String> {
+        let Some(value) = self.get(name) else {
+            return Ok(default);
+        };
+        value
+            .parse::<usize>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "'{name}' must be a number from {} to {}.",
+                    range.start(),
+                    range.end()
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_and_dates_are_read() {
+        let p = Params::parse(Some(
+            "MarketplaceIds=A1PA6795UKMFR9%2CATVPDKIKX0DER&After=2026-01-02T03%3A04%3A05Z&N=101",
+        ));
+        assert_eq!(p.list("MarketplaceIds").len(), 2);
+        assert!(p.marketplaces("MarketplaceIds", 50).is_err());
+        assert!(p.marketplaces("Missing", 50).is_err());
+        assert!(p.date("After").unwrap().is_some());
+        assert!(p.number("N", 1..=100, 100).is_err());
+        assert_eq!(p.number("M", 1..=100, 100), Ok(100));
+    }
+}

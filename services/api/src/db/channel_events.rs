@@ -1,0 +1,65 @@
+//! Webhook deliveries from the channels.
+
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+/// What a webhook said, about which account.
+pub struct Event<'a> {
+    pub platform: &'a str,
+    /// Shop domain, seller id or client key.
+    pub account_ref: &'a str,
+    pub sandbox: bool,
+    pub topic: &'a str,
+    pub event_id: &'a str,
+    pub payload: &'a serde_json::Value,
+}
+
+/// Records the event once for every connection to its account; a repeated delivery adds
+/// nothing. Returns the ids of the connections it was new for.
+pub async fn record(db: &mut PgConnection, event: &Event<'_>) -> sqlx::Result<Vec<Uuid>> {
+    let targets = sqlx::query(
+        "SELECT id, user_id FROM connections WHERE platform = $1 AND account_ref = $2 AND sandbox = $3",
+    )
+    .bind(event.platform)
+    .bind(event.account_ref)
+    .bind(event.sandbox)
+    .fetch_all(&mut *db)
+    .await?;
+    let mut new = Vec::new();
+    for target in targets {
+        let connection_id: Uuid = target.try_get("id")?;
+        let user_id: Uuid = target.try_get("user_id")?;
+        let inserted = sqlx::query(
+            "INSERT INTO channel_events (id, user_id, connection_id, platform, topic, event_id, payload)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (connection_id, event_id) DO NOTHING",
+        )
+        .bind(Uuid::now_v7())
+        .bind(user_id)
+        .bind(connection_id)
+        .bind(event.platform)
+        .bind(event.topic)
+        .bind(event.event_id)
+        .bind(event.payload)
+        .execute(&mut *db)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            new.push(connection_id);
+        }
+    }
+    Ok(new)
+}
+
+/// Marks connections whose app was uninstalled at the channel.
+pub async fn mark_uninstalled(db: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE connections
+            SET status = 'error', last_error_code = 'app_uninstalled',
+                last_error = 'The ShopMarkets app was uninstalled from the shop; connect it again.',
+                updated_at = now()
+          WHERE id = ANY($1)",
+    )
+    .bind(ids)
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! Webhooks the channels send: checked, recorded once per connection, answered at once
+//! (no channel calls here; the sync engine acts on the recorded events).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use http::{HeaderMap, StatusCode};
+use sm_connectors::shopify::oauth;
+use sm_domain::Platform;
+use sm_http::ApiError;
+
+use crate::db;
+use crate::db::channel_events::Event;
+use crate::error::Result;
+use crate::state::AppState;
+
+/// Largest webhook body; Shopify's order payloads stay far below.
+pub const WEBHOOK_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// Receives a Shopify webhook (no bearer: the body is signed with the app's secret). The
+/// signature decides whether it comes from a real shop (the ShopMarkets app) or a sandbox
+/// shop (the sandbox's stand-in app). The event is recorded once for every connection to
+/// the shop; a repeated delivery (same `X-Shopify-Webhook-Id`) and a shop nobody connected
+/// are acknowledged without recording anything. `app/uninstalled` also puts the shop's
+/// connections in `error` with `app_uninstalled`.
+#[utoipa::path(post, path = "/api/webhooks/shopify", tag = "shopify", security(()),
+    params(
+        ("X-Shopify-Hmac-Sha256" = String, Header, description = "base64 HMAC-SHA256 of the raw body with the app's secret."),
+        ("X-Shopify-Shop-Domain" = String, Header),
+        ("X-Shopify-Topic" = String, Header, description = "e.g. orders/create, products/update, app/uninstalled"),
+        ("X-Shopify-Webhook-Id" = String, Header, description = "The same for every delivery of one event."),
+    ),
+    request_body(content = Object, content_type = "application/json", description = "The event, as Shopify sends it; at most 1 MiB."),
+    responses(
+        (status = 200, description = "Received (or already received, or for a shop nobody connected)"),
+        (status = 400, description = "missing_header (a Shopify header missing), malformed_json or unreadable_body", body = sm_http::ErrorBody),
+        (status = 401, description = "invalid_signature: not signed with the app's secret", body = sm_http::ErrorBody),
+        (status = 413, description = "payload_too_large", body = sm_http::ErrorBody),
+    ))]
+pub async fn shopify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE),
+        _ => ApiError::bad_request("unreadable_body", "The request body could not be read."),
+    })?;
+    let signature = header(&headers, "x-shopify-hmac-sha256").unwrap_or_default();
+    let sandbox_app = state.connectors.sandbox().map(|s| s.shopify_app().1);
+    let sandbox = if state
+        .shopify_app
+        .as_ref()
+        .is_some_and(|app| oauth::verify_webhook(&app.api_secret, &body, signature))
+    {
+        false
+    } else if sandbox_app.is_some_and(|secret| oauth::verify_webhook(&secret, &body, signature)) {
+        true
+    } else {
+        return Err(ApiError::unauthorized(
+            "invalid_signature",
+            "The webhook is not signed with this installation's Shopify app secret.",
+        )
+        .into());
+    };
+    let required = |name: &'static str| {
+        header(&headers, name).ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_header",
+                format!("The webhook lacks a valid {name} header."),
+            )
+        })
+    };
+    let (shop, topic, event_id) = (
+        required("x-shopify-shop-domain")?,
+        required("x-shopify-topic")?,
+        required("x-shopify-webhook-id")?,
+    );
+    let payload: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::bad_request("malformed_json", "The webhook body is not JSON."))?;
+    let mut tx = state.db.begin().await?;
+    let new = db::channel_events::record(
+        &mut tx,
+        &Event {
+            platform: Platform::Shopify.as_str(),
+            account_ref: shop,
+            sandbox,
+            topic,
+            event_id,
+            payload: &payload,
+        },
+    )
+    .await?;
+    if topic == "app/uninstalled" && !new.is_empty() {
+        db::channel_events::mark_uninstalled(&mut tx, &new).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(
+        shop,
+        topic,
+        sandbox,
+        recorded = new.len(),
+        "Shopify webhook received"
+    );
+    Ok(StatusCode::OK)
+}
+
+/// A header's value, if it is present, visible ASCII, not empty and at most 255 bytes.
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 255)
+}

@@ -1,0 +1,790 @@
+//! Shop channels through the real HTTP stack: sandbox connections checked against the
+//! sandbox shops, the Shopify install flow end to end, forged callbacks, webhooks.
+
+mod common;
+
+use common::{error_code, sandbox, sandbox_args, sandbox_secret, Stack};
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sm_connectors::shopify::oauth;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// The published webhook vector (Shopify's docs): body, app secret and signature.
+const WEBHOOK_BODY: &str =
+    r#"{"id":1234567890,"email":"customer@example.com","total_price":"123.45"}"#;
+const WEBHOOK_SECRET: &str = "test-webhook-secret";
+const WEBHOOK_SIGNATURE: &str = "QNyObTlKbMx2qDlPF/ZOZcBqg5OgPg+2oky3zldc0Gw=";
+
+/// A stack with the sandbox `running` configured, plus `extra` settings.
+async fn stack_with(db: PgPool, running: &sm_sandbox::Running, extra: &[&str]) -> Stack {
+    let mut args = sandbox_args(running);
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Stack::spawn_with(db, &args).await
+}
+
+/// A client that shows redirects instead of following them.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+async fn connections(stack: &Stack, token: &str) -> Vec<Value> {
+    let res = stack.get(token, "/api/connections").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+async fn count(db: &PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn sandbox_connections_of_each_kind_are_checked_and_tested(db: PgPool) {
+    let running = sandbox().await;
+    let stack = stack_with(db, &running, &["--channel-timeout-secs", "2"]).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let bernd = stack.onboarded("bernd@example.de").await;
+
+    let offers: Vec<Value> = stack
+        .get(&anna.access_token, "/api/connections/sandbox")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<(&str, &str, bool)> = offers
+        .iter()
+        .map(|o| {
+            assert!(!o["description"].as_str().unwrap().is_empty());
+            (
+                o["platform"].as_str().unwrap(),
+                o["name"].as_str().unwrap(),
+                o["sandbox"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("shopify", "Sandbox Shopify", true),
+            ("amazon", "Sandbox Amazon", true),
+            ("kaufland", "Sandbox Kaufland", true)
+        ]
+    );
+
+    for (platform, name) in [
+        ("shopify", "Sandbox Shopify"),
+        ("amazon", "Sandbox Amazon"),
+        ("kaufland", "Sandbox Kaufland"),
+    ] {
+        let res = stack
+            .post(
+                &anna.access_token,
+                "/api/connections",
+                json!({ "platform": platform, "sandbox": true }),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{platform}");
+        let created: Value = res.json().await.unwrap();
+        assert_eq!(created["status"], "active", "{platform}: {created}");
+        assert_eq!(created["sandbox"], true);
+        assert_eq!(created["shop_name"], name);
+        assert!(created["last_checked_at"].is_string());
+        assert!(created["last_error"].is_null() && created["last_error_code"].is_null());
+
+        // Tested again on request; another merchant cannot, nor learn it exists.
+        let path = format!("/api/connections/{}/test", created["id"].as_str().unwrap());
+        let res = stack.post(&anna.access_token, &path, json!({})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let tested: Value = res.json().await.unwrap();
+        assert_eq!(tested["status"], "active");
+        assert!(tested["last_checked_at"].as_str() >= created["last_checked_at"].as_str());
+        let res = stack.post(&bernd.access_token, &path, json!({})).await;
+        assert_eq!(error_code(res).await, "not_found");
+    }
+    let listed = connections(&stack, &anna.access_token).await;
+    assert_eq!(listed.len(), 3);
+    assert!(listed.iter().all(|c| c["sandbox"] == true));
+    assert!(connections(&stack, &bernd.access_token).await.is_empty());
+
+    // The account each webhook would name is kept in clear, derived from the connection id.
+    let id: Uuid = listed[0]["id"].as_str().unwrap().parse().unwrap();
+    let account: String = sqlx::query_scalar("SELECT account_ref FROM connections WHERE id = $1")
+        .bind(id)
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    assert_eq!(account, sandbox_secret().shopify_shop(&id.to_string()));
+
+    // A channel that does not answer in time: recorded as an error with its code.
+    let kaufland = &listed[2]["id"].as_str().unwrap();
+    let res = stack
+        .http
+        .post(running.url.join("_sandbox/faults").unwrap())
+        .json(&json!({ "vendor": "kaufland", "fault": "server_error", "times": 100 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    let res = stack
+        .post(
+            &anna.access_token,
+            &format!("/api/connections/{kaufland}/test"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let failed: Value = res.json().await.unwrap();
+    assert_eq!(failed["status"], "error");
+    assert_eq!(failed["last_error_code"], "channel_unavailable");
+    assert!(failed["last_error"].is_string());
+    stack
+        .http
+        .delete(running.url.join("_sandbox/faults").unwrap())
+        .send()
+        .await
+        .unwrap();
+    let res = stack
+        .post(
+            &anna.access_token,
+            &format!("/api/connections/{kaufland}/test"),
+            json!({}),
+        )
+        .await;
+    let recovered: Value = res.json().await.unwrap();
+    assert_eq!(recovered["status"], "active");
+    assert!(recovered["last_error_code"].is_null());
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn credentials_the_channel_refuses_are_an_error_with_its_code(db: PgPool) {
+    let running = sandbox().await;
+    let stack = stack_with(db, &running, &[]).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    // A sandbox Shopify connection whose token belongs to another shop.
+    let id = stack
+        .connection_fixture(&anna, "shopify", "Falscher Token", "x", true)
+        .await;
+    let secret = sandbox_secret();
+    let credentials = json!({
+        "platform": "shopify",
+        "shop_domain": secret.shopify_shop("tenant-a"),
+        "access_token": secret.shopify_token(&secret.shopify_shop("tenant-b")),
+    });
+    let sealed = sm_crypto::Keyring::parse(common::KEY)
+        .unwrap()
+        .seal(credentials.to_string().as_bytes(), id.as_bytes());
+    sqlx::query("UPDATE connections SET credentials_enc = $2 WHERE id = $1")
+        .bind(id)
+        .bind(sealed)
+        .execute(&stack.db)
+        .await
+        .unwrap();
+    let res = stack
+        .post(
+            &anna.access_token,
+            &format!("/api/connections/{id}/test"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    let tested: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(tested["status"], "error");
+    assert_eq!(tested["last_error_code"], "channel_credentials_invalid");
+    assert!(!text.contains("shpat_"), "no token in the answer: {text}");
+    // The account the credentials name is kept for webhooks, whatever the row said before.
+    let account: String = sqlx::query_scalar("SELECT account_ref FROM connections WHERE id = $1")
+        .bind(id)
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    assert_eq!(account, secret.shopify_shop("tenant-a"));
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn without_a_sandbox_or_an_app_the_answers_say_so(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let offers: Vec<Value> = stack
+        .get(&anna.access_token, "/api/connections/sandbox")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(offers.is_empty());
+    let res = stack
+        .post(
+            &anna.access_token,
+            "/api/connections",
+            json!({ "platform": "amazon", "sandbox": true }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(res).await, "sandbox_unavailable");
+    let res = stack
+        .post(
+            &anna.access_token,
+            "/api/shopify/install",
+            json!({ "sandbox": true }),
+        )
+        .await;
+    assert_eq!(error_code(res).await, "sandbox_unavailable");
+    let res = stack
+        .post(
+            &anna.access_token,
+            "/api/shopify/install",
+            json!({ "shop_domain": "mein-laden.myshopify.com" }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(res).await, "shopify_app_unavailable");
+    assert_eq!(
+        count(&stack.db, "SELECT count(*) FROM connections").await,
+        0
+    );
+
+    // The AVV comes first, sandbox or not.
+    let bernd = stack.merchant("bernd@example.de").await;
+    for (path, body) in [
+        (
+            "/api/connections",
+            json!({ "platform": "amazon", "sandbox": true }),
+        ),
+        ("/api/shopify/install", json!({ "sandbox": true })),
+    ] {
+        let res = stack.post(&bernd.access_token, path, body).await;
+        assert_eq!(error_code(res).await, "avv_signature_required", "{path}");
+    }
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn sandbox_connections_take_no_credentials_and_real_ones_need_them(db: PgPool) {
+    let running = sandbox().await;
+    let stack = stack_with(db, &running, &[]).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let res = stack
+        .post(&anna.access_token, "/api/connections", json!({
+            "platform": "shopify", "sandbox": true,
+            "credentials": { "shop_domain": "evil.myshopify.com", "access_token": "shpat_0123456789abcdef0123456789abcdef" }
+        }))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["fields"][0]["field"], "credentials");
+    let res = stack
+        .post(
+            &anna.access_token,
+            "/api/connections",
+            json!({ "platform": "shopify" }),
+        )
+        .await;
+    let body: Value = res.json().await.unwrap();
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "shop_name",
+            "credentials.shop_domain",
+            "credentials.access_token"
+        ]
+    );
+    for domain in ["evil.com", "shop-.myshopify.com", "a.b.myshopify.com"] {
+        let res = stack
+            .post(&anna.access_token, "/api/connections", json!({
+                "platform": "shopify", "shop_name": "x",
+                "credentials": { "shop_domain": domain, "access_token": "shpat_0123456789abcdef0123456789abcdef" }
+            }))
+            .await;
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(
+            body["error"]["fields"][0]["field"], "credentials.shop_domain",
+            "{domain}"
+        );
+    }
+    assert_eq!(
+        count(&stack.db, "SELECT count(*) FROM connections").await,
+        0
+    );
+}
+
+/// An install approved at the sandbox: what the browser brings back to the callback.
+struct Approval {
+    shop: String,
+    /// The callback's query, as the sandbox signed it.
+    query: String,
+    /// `name=value` of the cookie the install set in the browser.
+    cookie: String,
+    /// The whole Set-Cookie line.
+    set_cookie: String,
+}
+
+/// Starts a sandbox install and follows the sandbox's approval.
+async fn approve(stack: &Stack, token: &str, body: Value) -> Approval {
+    let res = stack.post(token, "/api/shopify/install", body).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let set_cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let answer: Value = res.json().await.unwrap();
+    let authorize = answer["authorize_url"].as_str().unwrap();
+    let res = no_redirects().get(authorize).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND, "{authorize}");
+    let back = location(&res);
+    let query = back
+        .strip_prefix("https://api.example.test/api/shopify/callback?")
+        .unwrap_or_else(|| panic!("the sandbox sends the browser back to the api: {back}"))
+        .to_owned();
+    Approval {
+        shop: answer["shop_domain"].as_str().unwrap().to_owned(),
+        query,
+        cookie,
+        set_cookie,
+    }
+}
+
+/// The browser comes back to the callback with `query`, carrying `cookie` (`name=value`).
+async fn callback(stack: &Stack, query: &str, cookie: &str) -> reqwest::Response {
+    let mut request = no_redirects().get(stack.url(&format!("/api/shopify/callback?{query}")));
+    if !cookie.is_empty() {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.unwrap()
+}
+
+const SHOPIFY_SETTINGS: [&str; 4] = [
+    "--public-api-url",
+    "https://api.example.test",
+    "--dashboard-url",
+    "https://start.example.test/",
+];
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn the_shopify_install_runs_through_the_sandbox(db: PgPool) {
+    let running = sandbox().await;
+    let stack = stack_with(db, &running, &SHOPIFY_SETTINGS).await;
+    let anna = stack.onboarded("anna@example.de").await;
+
+    let res = stack
+        .post(
+            &anna.access_token,
+            "/api/shopify/install",
+            json!({ "sandbox": true }),
+        )
+        .await;
+    let answer: Value = res.json().await.unwrap();
+    let authorize = answer["authorize_url"].as_str().unwrap();
+    let shop = answer["shop_domain"].as_str().unwrap();
+    assert!(
+        authorize.starts_with(&format!(
+            "{}shopify/{shop}/admin/oauth/authorize?",
+            running.url
+        )),
+        "{authorize}"
+    );
+    let (key, _) = sandbox_secret().shopify_app();
+    assert!(authorize.contains(&format!("client_id={key}")));
+    assert!(authorize
+        .contains("redirect_uri=https%3A%2F%2Fapi.example.test%2Fapi%2Fshopify%2Fcallback"));
+
+    let approval = approve(&stack, &anna.access_token, json!({ "sandbox": true })).await;
+    let shop = approval.shop.clone();
+    // The install is tied to this browser, for the callback only.
+    for attribute in [
+        "HttpOnly",
+        "Path=/api/shopify/callback",
+        "SameSite=Lax",
+        "Secure",
+        "Max-Age=600",
+    ] {
+        assert!(
+            approval.set_cookie.contains(attribute),
+            "{}",
+            approval.set_cookie
+        );
+    }
+    let res = callback(&stack, &approval.query, &approval.cookie).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cleared = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    let listed = connections(&stack, &anna.access_token).await;
+    assert_eq!(listed.len(), 1);
+    let id = listed[0]["id"].as_str().unwrap();
+    assert_eq!(
+        location(&res),
+        format!("https://start.example.test/connections?connected={id}")
+    );
+    assert_eq!(listed[0]["platform"], "shopify");
+    assert_eq!(listed[0]["status"], "active");
+    assert_eq!(listed[0]["sandbox"], true);
+    assert!(listed[0]["credentials_hint"]
+        .as_str()
+        .unwrap()
+        .starts_with(&shop));
+
+    // The state was used up.
+    let res = callback(&stack, &approval.query, &approval.cookie).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(res).await, "invalid_state");
+
+    // Installing into the same shop again gives the existing connection the new token.
+    let again = approve(
+        &stack,
+        &anna.access_token,
+        json!({ "sandbox": true, "shop_domain": shop }),
+    )
+    .await;
+    let res = callback(&stack, &again.query, &again.cookie).await;
+    assert_eq!(
+        location(&res),
+        format!("https://start.example.test/connections?connected={id}")
+    );
+    assert_eq!(connections(&stack, &anna.access_token).await.len(), 1);
+}
+
+/// `query` with `name` set to `value`, as it is (the signature no longer fits).
+fn set(query: &str, name: &str, value: &str) -> String {
+    let params = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .map(|(k, v)| {
+            if k == name {
+                (k, value.to_owned())
+            } else {
+                (k, v)
+            }
+        });
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish()
+}
+
+/// `query` signed again with `api_secret`.
+fn signed(query: &str, api_secret: SecretString) -> String {
+    let mut params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .filter(|(k, _)| k != "hmac")
+        .collect();
+    let app = oauth::App {
+        api_key: "any".to_owned(),
+        api_secret,
+    };
+    params.push(("hmac".to_owned(), oauth::callback_hmac(&app, &params)));
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish()
+}
+
+/// `query` with `name` set to `value`, signed as the sandbox signs.
+fn resigned(query: &str, name: &str, value: &str) -> String {
+    signed(&set(query, name, value), sandbox_secret().shopify_app().1)
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn forged_callbacks_change_nothing_and_do_not_use_up_the_state(db: PgPool) {
+    let running = sandbox().await;
+    let stack = stack_with(db, &running, &SHOPIFY_SETTINGS).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let approval = approve(&stack, &anna.access_token, json!({ "sandbox": true })).await;
+    let (query, cookie) = (approval.query.clone(), approval.cookie.clone());
+    // Bernd's own install, whose cookie is in Bernd's browser only.
+    let bernd = stack.onboarded("bernd@example.de").await;
+    let bernds = approve(&stack, &bernd.access_token, json!({ "sandbox": true })).await;
+
+    let other_shop = sandbox_secret().shopify_shop("someone-else");
+    let stale = (chrono::Utc::now().timestamp() - 3600).to_string();
+    for (forged, code) in [
+        (set(&query, "hmac", &"0".repeat(64)), "invalid_hmac"),
+        (set(&query, "code", "another-code"), "invalid_hmac"),
+        (
+            signed(&query, SecretString::from("another app")),
+            "invalid_hmac",
+        ),
+        (resigned(&query, "timestamp", &stale), "invalid_hmac"),
+        (resigned(&query, "shop", "evil.com"), "invalid_shop_domain"),
+        (resigned(&query, "shop", &other_shop), "invalid_shop_domain"),
+        (resigned(&query, "state", "not-the-state"), "invalid_state"),
+        (format!("{query}&shop=evil.com"), "invalid_query"),
+    ] {
+        let res = callback(&stack, &forged, &cookie).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{forged}");
+        assert_eq!(error_code(res).await, code, "{forged}");
+    }
+    // Bernd sends Anna (signed in to her shop) his approved install: her browser lacks
+    // his install's cookie, so her shop does not land in his account.
+    for cookie in ["", cookie.as_str()] {
+        let res = callback(&stack, &bernds.query, cookie).await;
+        assert_eq!(error_code(res).await, "invalid_state");
+    }
+    let res = callback(&stack, &query, &bernds.cookie).await;
+    assert_eq!(error_code(res).await, "invalid_state");
+    assert_eq!(
+        count(&stack.db, "SELECT count(*) FROM connections").await,
+        0
+    );
+
+    // The merchants' own callbacks still work after all that.
+    let res = callback(&stack, &bernds.query, &bernds.cookie).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(connections(&stack, &bernd.access_token).await.len(), 1);
+    let res = callback(&stack, &query, &cookie).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&res).contains("?connected="));
+    assert_eq!(connections(&stack, &anna.access_token).await.len(), 1);
+
+    // An expired state is refused.
+    let Approval { query, cookie, .. } =
+        approve(&stack, &anna.access_token, json!({ "sandbox": true })).await;
+    sqlx::query("UPDATE shopify_installs SET expires_at = now() - interval '1 second'")
+        .execute(&stack.db)
+        .await
+        .unwrap();
+    let res = callback(&stack, &query, &cookie).await;
+    assert_eq!(error_code(res).await, "invalid_state");
+    assert_eq!(
+        count(&stack.db, "SELECT count(*) FROM connections").await,
+        2
+    );
+    // Only the state's hash is kept.
+    let kept: Vec<String> = sqlx::query_scalar("SELECT state_sha256 FROM shopify_installs")
+        .fetch_all(&stack.db)
+        .await
+        .unwrap();
+    let state: String = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(kept, [hex::encode(Sha256::digest(state.as_bytes()))]);
+}
+
+async fn deliver(
+    stack: &Stack,
+    shop: &str,
+    topic: &str,
+    webhook_id: &str,
+    body: &str,
+    signature: &str,
+) -> reqwest::Response {
+    stack
+        .http
+        .post(stack.url("/api/webhooks/shopify"))
+        .header("content-type", "application/json")
+        .header("x-shopify-hmac-sha256", signature)
+        .header("x-shopify-shop-domain", shop)
+        .header("x-shopify-topic", topic)
+        .header("x-shopify-webhook-id", webhook_id)
+        .header("x-shopify-api-version", "2025-01")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn webhooks_are_checked_and_recorded_once(db: PgPool) {
+    let running = sandbox().await;
+    let stack = stack_with(
+        db,
+        &running,
+        &[
+            "--shopify-api-key",
+            "test-api-key",
+            "--shopify-api-secret",
+            WEBHOOK_SECRET,
+        ],
+    )
+    .await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let shop = "mein-laden.myshopify.com";
+    let id = stack
+        .connection_fixture(&anna, "shopify", "Mein Laden", shop, false)
+        .await;
+    let events = || count(&stack.db, "SELECT count(*) FROM channel_events");
+
+    let res = deliver(
+        &stack,
+        shop,
+        "orders/create",
+        "w-1",
+        WEBHOOK_BODY,
+        WEBHOOK_SIGNATURE,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (topic, payload, connection): (String, Value, Uuid) =
+        sqlx::query_as("SELECT topic, payload, connection_id FROM channel_events")
+            .fetch_one(&stack.db)
+            .await
+            .unwrap();
+    assert_eq!((topic.as_str(), connection), ("orders/create", id));
+    assert_eq!(payload["total_price"], "123.45");
+
+    // Shopify delivers again: acknowledged, nothing new.
+    let res = deliver(
+        &stack,
+        shop,
+        "orders/create",
+        "w-1",
+        WEBHOOK_BODY,
+        WEBHOOK_SIGNATURE,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(events().await, 1);
+
+    // Forged, unsigned or signed by the sandbox for a real shop: refused or not recorded.
+    let forged = WEBHOOK_BODY.replace("123.45", "0.01");
+    let res = deliver(
+        &stack,
+        shop,
+        "orders/create",
+        "w-2",
+        &forged,
+        WEBHOOK_SIGNATURE,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(res).await, "invalid_signature");
+    let res = stack
+        .http
+        .post(stack.url("/api/webhooks/shopify"))
+        .header("x-shopify-shop-domain", shop)
+        .body(WEBHOOK_BODY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(res).await, "invalid_signature");
+    let sandbox_signed =
+        oauth::webhook_hmac(&sandbox_secret().shopify_app().1, WEBHOOK_BODY.as_bytes());
+    let res = deliver(
+        &stack,
+        shop,
+        "orders/create",
+        "w-3",
+        WEBHOOK_BODY,
+        &sandbox_signed,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // The sandbox signs for its own shops, which sandbox connections name.
+    let sandbox_shop = sandbox_secret().shopify_shop("tenant");
+    let sandbox_id = stack
+        .connection_fixture(&anna, "shopify", "Sandbox Shopify", &sandbox_shop, true)
+        .await;
+    let res = deliver(
+        &stack,
+        &sandbox_shop,
+        "products/update",
+        "w-3",
+        WEBHOOK_BODY,
+        &sandbox_signed,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let recorded: Vec<Uuid> =
+        sqlx::query_scalar("SELECT connection_id FROM channel_events ORDER BY received_at")
+            .fetch_all(&stack.db)
+            .await
+            .unwrap();
+    assert_eq!(recorded, [id, sandbox_id]);
+    sqlx::query("DELETE FROM connections WHERE id = $1")
+        .bind(sandbox_id)
+        .execute(&stack.db)
+        .await
+        .unwrap();
+    // A shop nobody connected: acknowledged.
+    let res = deliver(
+        &stack,
+        "fremd.myshopify.com",
+        "orders/create",
+        "w-4",
+        WEBHOOK_BODY,
+        WEBHOOK_SIGNATURE,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(events().await, 1);
+
+    // Too large.
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(1024 * 1024));
+    let signature = oauth::webhook_hmac(&SecretString::from(WEBHOOK_SECRET), big.as_bytes());
+    let res = deliver(&stack, shop, "orders/create", "w-5", &big, &signature).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(events().await, 1);
+
+    // The merchant removed the app in Shopify: the connection says so.
+    let body = json!({ "id": 1, "domain": shop }).to_string();
+    let signature = oauth::webhook_hmac(&SecretString::from(WEBHOOK_SECRET), body.as_bytes());
+    let res = deliver(&stack, shop, "app/uninstalled", "w-6", &body, &signature).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let view: Value = stack
+        .get(&anna.access_token, &format!("/api/connections/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["status"], "error");
+    assert_eq!(view["last_error_code"], "app_uninstalled");
+    assert_eq!(events().await, 2);
+    // Deleting the connection deletes its events.
+    let res = stack
+        .send(
+            Method::DELETE,
+            &anna.access_token,
+            &format!("/api/connections/{id}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(events().await, 0);
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn shopify_reaches_its_routes_without_a_bearer_and_merchants_need_one(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let doc: Value = stack
+        .http
+        .get(stack.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (method, path, anonymous) in [
+        ("get", "/api/shopify/callback", true),
+        ("post", "/api/webhooks/shopify", true),
+        ("post", "/api/shopify/install", false),
+        ("get", "/api/connections/sandbox", false),
+        ("post", "/api/connections/{id}/test", false),
+    ] {
+        assert_eq!(
+            sm_testkit::openapi::is_anonymous(&doc, method, path),
+            anonymous,
+            "{method} {path}"
+        );
+    }
+    let callback = &doc["paths"]["/api/shopify/callback"]["get"]["responses"];
+    assert!(callback["303"].is_object() && callback["400"].is_object());
+    let res = stack
+        .http
+        .post(stack.url("/api/shopify/install"))
+        .json(&json!({ "sandbox": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
