@@ -27,4 +27,4 @@ pub use channel::{
 pub use connector::{ConnectionCredentials, Connector, Connectors, ConnectorsConfig};
 pub use error::ChannelError;
 pub use hosts::Hosts;
-pub use transport::{RetryPolicy, Transport};
+pub use transport::{read_body, RetryPolicy, Transport, MAX_ANSWER_BYTES};

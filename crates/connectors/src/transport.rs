@@ -108,6 +108,33 @@ impl Transport {
     }
 }
 
+/// The largest answer a connector reads; a bigger one is a protocol error, not a reason to
+/// hold the process's memory.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+/// The answer's body, at most [`MAX_ANSWER_BYTES`]; read chunk by chunk so an oversized or
+/// endless answer is cut off early.
+pub async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, ChannelError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(ChannelError::protocol("the answer is too large"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ChannelError::unavailable(describe(e)))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(ChannelError::protocol("the answer is too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 fn is_transient(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
 }
