@@ -2,6 +2,7 @@
 //! under load from this process over loopback, printed beside the saved baseline.
 
 pub(crate) mod api;
+mod channels;
 mod load;
 pub(crate) mod mail;
 mod memory;
@@ -72,6 +73,7 @@ pub async fn run(args: Args) -> Result<()> {
             auth.sign_up_all(std::slice::from_ref(&merchant)).await?;
             let session = auth.log_in(&merchant).await?;
             products::scenarios(&target, &session, window, &mut report).await?;
+            channels::scenarios(&target, &session, window, &mut report).await?;
             anyhow::Ok(report)
         } => Some(report),
         () = stop.recv() => None,

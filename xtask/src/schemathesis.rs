@@ -5,8 +5,6 @@
 //! describe, fails the run.
 
 use anyhow::{bail, Context, Result};
-use reqwest::Method;
-use serde_json::{json, Value};
 use tokio::process::Command;
 
 use crate::{
@@ -63,7 +61,7 @@ pub async fn run_on(pg: &Postgres, schemathesis: &Schemathesis) -> Result<()> {
         let security_token = auth.log_in(&users[0]).await?.access_token;
         let api_token = auth.log_in(&users[1]).await?.access_token;
         // With the AVV signed, creating a connection gets past 403 to the checks behind it.
-        sign_avv(&api_base, &api_token).await?;
+        bench::api::sign_avv(&api_base, &api_token).await?;
 
         // Logging out or ending a session (the stateful phase lists the sessions and deletes
         // one) would end the token the other operations use, so with a token those are left
@@ -110,41 +108,6 @@ pub async fn run_on(pg: &Postgres, schemathesis: &Schemathesis) -> Result<()> {
     .await;
     platform.sup.shutdown().await;
     result
-}
-
-/// Fills in the company profile and signs the current AVV, as a merchant does first.
-async fn sign_avv(api_base: &str, token: &str) -> Result<()> {
-    let http = bench::api::client()?;
-    let call = |method, path: &'static str, body: Option<Value>| {
-        let mut request = http
-            .request(method, format!("{api_base}{path}"))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        async move {
-            let response = request.send().await?;
-            let status = response.status();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            if !status.is_success() {
-                bail!("{path}: {status} {body}");
-            }
-            anyhow::Ok(body)
-        }
-    };
-    let profile = json!({
-        "company_name": "Schemathesis GmbH", "street": "Teststraße 1", "postal_code": "10115",
-        "city": "Berlin", "country": "DE", "phone": "+49 30 1234567",
-        "billing_email": "billing@example.com", "billing_name": "Buchhaltung",
-    });
-    call(Method::PUT, "/api/profile", Some(profile)).await?;
-    let avv = call(Method::GET, "/api/profile/avv", None).await?;
-    let signature = json!({
-        "version": avv["version"], "signer_name": "Anna Schmidt",
-        "signer_role": "Geschäftsführerin", "accept": true,
-    });
-    call(Method::POST, "/api/profile/avv-sign", Some(signature)).await?;
-    Ok(())
 }
 
 /// One schemathesis run against one service.

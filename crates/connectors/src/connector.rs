@@ -116,7 +116,7 @@ impl Connectors {
                 &hosts,
                 c,
                 &self.inner.shopify,
-            )),
+            )?),
             ConnectionCredentials::Amazon(c) => Connector::Amazon(amazon::Client::new(
                 transport,
                 &hosts,

@@ -69,3 +69,30 @@ impl ChannelError {
         }
     }
 }
+
+/// Longest piece of vendor text an error carries.
+const MAX_VENDOR_TEXT: usize = 300;
+
+/// Vendor text (an error description, a refusal's message) cut to [`MAX_VENDOR_TEXT`]
+/// characters at a char boundary, so a vendor cannot fill logs and answers with its prose.
+pub(crate) fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_VENDOR_TEXT) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_text_is_clipped_at_a_char_boundary() {
+        assert_eq!(clip("short"), "short");
+        let long = "ü".repeat(400);
+        let clipped = clip(&long);
+        assert_eq!(clipped.chars().count(), MAX_VENDOR_TEXT + 1);
+        assert!(clipped.ends_with('…'));
+        assert_eq!(clip(&"a".repeat(300)), "a".repeat(300));
+    }
+}

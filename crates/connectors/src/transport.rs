@@ -64,6 +64,15 @@ impl Transport {
         self.retry
     }
 
+    /// The same client with another retry policy: none for a request that must not be sent
+    /// twice.
+    pub fn with_retry(&self, retry: RetryPolicy) -> Self {
+        Transport {
+            client: self.client.clone(),
+            retry,
+        }
+    }
+
     /// Sends the request `build` makes (called again for every attempt, so signatures and
     /// timestamps are fresh) until the answer is neither 429 nor 5xx. Timeouts and broken
     /// connections count as 5xx. When the retries run out the last failure comes back as
@@ -135,6 +144,13 @@ pub async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, Chann
     Ok(body)
 }
 
+/// Whether `segment` stays one path segment of its own once in a URL: `.` and `..` are
+/// dot segments a URL resolves away, and an empty one merges with its neighbours, so an id
+/// like that would address another resource.
+pub(crate) fn is_path_segment(segment: &str) -> bool {
+    !matches!(segment, "" | "." | "..")
+}
+
 fn is_transient(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
 }
@@ -195,7 +211,7 @@ pub(crate) fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
         .ok()?
         .trim();
     if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+        return seconds_to_wait(seconds);
     }
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
@@ -203,9 +219,43 @@ pub(crate) fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
         .ok()
 }
 
+/// Longest `Retry-After` taken as said; a longer (or infinite) one is read as this, which
+/// is past any `max_retry_after`, so the call fails as rate limited instead of waiting.
+const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A delay in seconds from the network: `None` for a negative or NaN one, an absurd one
+/// capped at [`LONGEST_RETRY_AFTER`] (`Duration::from_secs_f64` would panic on it).
+fn seconds_to_wait(seconds: f64) -> Option<Duration> {
+    if seconds.is_nan() || seconds < 0.0 {
+        return None;
+    }
+    Some(
+        Duration::try_from_secs_f64(seconds)
+            .unwrap_or(LONGEST_RETRY_AFTER)
+            .min(LONGEST_RETRY_AFTER),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_retry_after_values_neither_panic_nor_shorten_the_wait() {
+        let mut headers = http::HeaderMap::new();
+        for (value, expected) in [
+            ("1e300", Some(LONGEST_RETRY_AFTER)),
+            ("inf", Some(LONGEST_RETRY_AFTER)),
+            ("1e-300", Some(Duration::ZERO)),
+            ("NaN", None),
+            ("-5", None),
+            ("-inf", None),
+        ] {
+            headers.insert(http::header::RETRY_AFTER, value.parse().unwrap());
+            assert_eq!(retry_after(&headers), expected, "Retry-After: {value}");
+        }
+        assert!(LONGEST_RETRY_AFTER > RetryPolicy::default().max_retry_after);
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

@@ -145,10 +145,43 @@ async fn another_sellers_listings_are_out_of_reach() {
         .check_credentials()
         .await
         .unwrap_err();
+    // The merchant typed the wrong seller id: that is theirs to fix, in Amazon's words.
     assert!(
-        matches!(&error, ChannelError::MissingScope { scope } if scope.contains("Listings")),
+        matches!(&error, ChannelError::InvalidCredentials { message }
+            if message.contains("seller id") && message.contains("denied")),
         "{error:?}"
     );
+}
+
+#[tokio::test]
+async fn a_marketplace_the_seller_does_not_sell_in_is_invalid_credentials() {
+    let peer = peer(10, 0, 10.0).await;
+    // France is in the EU region, but not the seller's marketplace: Amazon refuses it.
+    let mut france = peer.credentials();
+    france.marketplace_id = "A13V1IB3VIYZZH".into();
+    let error = peer
+        .client_with(france, Duration::from_secs(5))
+        .check_credentials()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ChannelError::InvalidCredentials { message } if message.contains("A13V1IB3VIYZZH")),
+        "{error:?}"
+    );
+    // The US marketplace is not in the EU region: refused before any call.
+    let before = peer.token_calls();
+    let mut us = peer.credentials();
+    us.marketplace_id = "ATVPDKIKX0DER".into();
+    let error = peer
+        .client_with(us, Duration::from_secs(5))
+        .check_credentials()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ChannelError::InvalidCredentials { .. }),
+        "{error:?}"
+    );
+    assert_eq!(peer.token_calls(), before, "no token asked for");
 }
 
 #[tokio::test]
@@ -408,4 +441,66 @@ async fn orders_since_now_are_none() {
     let since = Utc.timestamp_opt(4_000_000_000, 0).unwrap();
     let page = client.orders_page(since, None, 100).await.expect("a page");
     assert!(page.items.is_empty() && page.next.is_none());
+}
+
+#[tokio::test]
+async fn a_dot_sku_is_rejected_not_sent_elsewhere() {
+    let peer = peer(10, 0, 10.0).await;
+    let client = peer.client();
+    let first = client.products_page(None, 1).await.expect("a page").items;
+    let outcomes = client
+        .push(&[
+            update(".", Some(999), "EUR", Some(1)),
+            update("..", Some(999), "EUR", Some(1)),
+            update("", Some(999), "EUR", Some(1)),
+        ])
+        .await
+        .expect("answered");
+    for outcome in &outcomes {
+        let rejection = outcome.result.clone().unwrap_err();
+        assert_eq!(rejection.code, "invalid_sku", "{outcome:?}");
+    }
+    let after = client.products_page(None, 1).await.expect("a page").items;
+    assert_eq!(after[0].price, first[0].price, "nothing changed");
+}
+
+#[tokio::test]
+async fn fba_inventory_reads_every_sku_with_its_quantity() {
+    let peer = peer(60, 0, 10.0).await;
+    let client = peer.client();
+    let mut fba = std::collections::HashMap::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = client
+            .fba_inventory_page(cursor.as_ref())
+            .await
+            .expect("a page");
+        pages += 1;
+        for (sku, quantity) in page.items {
+            assert!(fba.insert(sku, quantity).is_none(), "each SKU once");
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 2, "50 summaries a page");
+    let mut listed = std::collections::HashMap::new();
+    let mut cursor = None;
+    loop {
+        let page = client
+            .products_page(cursor.as_ref(), 20)
+            .await
+            .expect("a page");
+        for product in page.items {
+            listed.insert(product.sku, product.quantity.unwrap_or_default());
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(fba.len(), 60);
+    assert_eq!(fba, listed, "the stand-in's stock, SKU by SKU");
 }

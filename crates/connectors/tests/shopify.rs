@@ -76,6 +76,7 @@ impl Setup {
             },
             &shopify::Shared::default(),
         )
+        .expect("a shop domain")
     }
 
     fn client(&self) -> shopify::Client {
@@ -383,6 +384,7 @@ async fn clients_of_one_shop_share_its_bucket() {
             },
             &shared,
         )
+        .expect("a shop domain")
     };
     let (one, two) = (make(), make());
     let (a, b) = tokio::join!(all_products(&one, 25), all_products(&two, 25));
@@ -453,7 +455,7 @@ async fn the_install_flow_grants_a_working_token() {
     let s = setup(10, 10, 100.0).await;
     let app = s.app();
     let redirect_uri = "https://cockpit.example/api/shopify/callback";
-    let url = oauth::authorize_url(&s.hosts, &app, &s.shop, redirect_uri, "nonce-123");
+    let url = oauth::authorize_url(&s.hosts, &app, &s.shop, redirect_uri, "nonce-123").unwrap();
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -492,6 +494,132 @@ async fn the_install_flow_grants_a_working_token() {
         oauth::exchange_code(&transport, &s.hosts, &app, &s.shop, &param("code")).await,
         Err(ChannelError::InvalidCredentials { .. })
     ));
+}
+
+/// Approves an install asking for `scope` and returns the callback's code.
+async fn install_code(s: &Setup, scope: &str) -> String {
+    let url = oauth::authorize_url(
+        &s.hosts,
+        &s.app(),
+        &s.shop,
+        "https://cockpit.example/cb",
+        "n",
+    )
+    .unwrap();
+    let mut url = url::Url::parse(&url).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| {
+            if k == "scope" {
+                (k, scope.to_owned())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(&pairs);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = browser.get(url).send().await.unwrap();
+    let callback = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
+    let code = callback.query_pairs().find(|(k, _)| k == "code").unwrap().1;
+    code.into_owned()
+}
+
+#[tokio::test]
+async fn an_install_with_fewer_scopes_is_reported_missing_them() {
+    let s = setup(10, 10, 100.0).await;
+    let transport = transport(Duration::from_secs(5));
+    assert!(
+        s.client().check_credentials().await.is_ok(),
+        "preset token: all scopes"
+    );
+    let code = install_code(
+        &s,
+        "read_products,write_products,read_inventory,read_locations",
+    )
+    .await;
+    assert_eq!(
+        oauth::exchange_code(&transport, &s.hosts, &s.app(), &s.shop, &code)
+            .await
+            .err(),
+        Some(ChannelError::MissingScope {
+            scope: "read_orders,write_inventory".into()
+        })
+    );
+    // The installation now holds the narrower scopes: the check says which are missing.
+    assert_eq!(
+        s.client().check_credentials().await,
+        Err(ChannelError::MissingScope {
+            scope: "read_orders,write_inventory".into()
+        })
+    );
+    // Reinstalling with every scope (write implying read) makes the shop whole again.
+    let code = install_code(
+        &s,
+        "write_products,read_orders,write_inventory,read_locations",
+    )
+    .await;
+    assert!(
+        oauth::exchange_code(&transport, &s.hosts, &s.app(), &s.shop, &code)
+            .await
+            .is_ok()
+    );
+    assert!(s.client().check_credentials().await.is_ok());
+}
+
+#[tokio::test]
+async fn the_code_exchange_is_sent_once() {
+    let s = setup(10, 10, 100.0).await;
+    let code = install_code(&s, oauth::SCOPES).await;
+    s.inject(Fault::ServerError, 1);
+    let transport = transport(Duration::from_secs(5));
+    match oauth::exchange_code(&transport, &s.hosts, &s.app(), &s.shop, &code).await {
+        Err(ChannelError::Unavailable { message }) => {
+            assert!(
+                message.contains("start the installation again"),
+                "{message}"
+            )
+        }
+        other => panic!("expected Unavailable, got {:?}", other.map(|g| g.scope)),
+    }
+}
+
+#[tokio::test]
+async fn only_shop_domains_are_called() {
+    let s = setup(10, 10, 100.0).await;
+    let transport = transport(Duration::from_secs(5));
+    for bad in ["evil.com", "127.0.0.1:8080", "x.myshopify.com.evil.com"] {
+        let credentials = shopify::Credentials {
+            shop_domain: bad.to_owned(),
+            access_token: SecretString::from(s.secret.shopify_token(&s.shop)),
+        };
+        assert!(matches!(
+            shopify::Client::new(
+                transport.clone(),
+                &s.hosts,
+                credentials.clone(),
+                &shopify::Shared::default()
+            ),
+            Err(ChannelError::InvalidCredentials { .. })
+        ));
+        let connectors = sm_connectors::Connectors::new(sm_connectors::ConnectorsConfig::default());
+        assert!(matches!(
+            connectors.connect(
+                sm_connectors::ConnectionCredentials::Shopify(credentials),
+                false
+            ),
+            Err(ChannelError::InvalidCredentials { .. })
+        ));
+        assert!(matches!(
+            oauth::exchange_code(&transport, &s.hosts, &s.app(), bad, "code").await,
+            Err(ChannelError::InvalidCredentials { .. })
+        ));
+        assert!(oauth::authorize_url(&s.hosts, &s.app(), bad, "https://r", "n").is_err());
+    }
 }
 
 type Received = Arc<Mutex<Vec<(http::HeaderMap, Vec<u8>)>>>;

@@ -621,6 +621,59 @@ async fn the_install_flow_signs_its_callback_and_codes_work_once() {
     assert_eq!(body["error"], json!("invalid_request"));
 }
 
+const SCOPES_QUERY: &str = "{ currentAppInstallation { accessScopes { handle } } }";
+
+async fn granted(shop: &Shop) -> Vec<String> {
+    let body = shop.gql(SCOPES_QUERY, json!({})).await;
+    body["data"]["currentAppInstallation"]["accessScopes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|s| s["handle"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_installation_answers_the_scopes_its_install_granted() {
+    let shop = Shop::start(config(5, 5, 1.0)).await;
+    let all: Vec<String> = sm_connectors::shopify::oauth::SCOPES
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        granted(&shop).await,
+        all,
+        "the preset token has every scope"
+    );
+
+    let app = shop.app();
+    let mut url = url::Url::parse(&shop.url("/admin/oauth/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &app.api_key)
+        .append_pair("scope", "read_products,read_orders")
+        .append_pair("redirect_uri", "https://cockpit.example/shopify/callback")
+        .append_pair("state", "nonce-1");
+    let response = shop.http.get(url).send().await.unwrap();
+    let callback = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    let code = callback.query_pairs().find(|(k, _)| k == "code").unwrap().1;
+    // Approving is not installing: the scopes change only once the code is exchanged.
+    assert_eq!(granted(&shop).await, all);
+    use secrecy::ExposeSecret;
+    let response = shop
+        .http
+        .post(shop.url("/admin/oauth/access_token"))
+        .json(&json!({
+            "client_id": app.api_key,
+            "client_secret": app.api_secret.expose_secret(),
+            "code": code,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(granted(&shop).await, ["read_products", "read_orders"]);
+}
+
 const SUBSCRIBE: &str = r#"
 mutation Subscribe($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) {
   webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {

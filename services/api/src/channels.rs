@@ -4,11 +4,12 @@
 use std::future::Future;
 
 use sm_connectors::{Channel, ChannelError, Connector};
+use sm_http::ApiError;
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::db;
-use crate::db::connections::{ConnectionRow, Problem};
+use crate::db::connections::{Account, ConnectionRow, Problem};
 use crate::domain::credentials::Credentials;
 use crate::error::Result;
 use crate::state::AppState;
@@ -41,6 +42,14 @@ pub fn connect(
         .connect(credentials.to_connector(), sandbox)
 }
 
+/// 409 `sandbox_unavailable`: the installation offers no sandbox shops.
+pub fn sandbox_unavailable() -> ApiError {
+    ApiError::conflict(
+        "sandbox_unavailable",
+        "This installation has no sandbox shops (SANDBOX_URL is not set).",
+    )
+}
+
 /// When the channel calls of a request must be done: `CHANNEL_TIMEOUT_SECS` from now. A
 /// request making several calls (the Shopify callback) shares one deadline among them.
 pub fn deadline(state: &AppState) -> Instant {
@@ -64,7 +73,8 @@ pub async fn bounded<T>(
 
 /// Checks the credentials with the channel (until `deadline`) and records the outcome:
 /// `active`, or `error` with the channel's code and message (transient failures too: the
-/// connection does not work right now). `None` when the connection went away meanwhile.
+/// connection does not work right now), and the account only once the channel accepted the
+/// credentials for it. `None` when the connection went away meanwhile.
 pub async fn check(
     state: &AppState,
     user_id: Uuid,
@@ -91,8 +101,11 @@ pub async fn check(
             code: e.code(),
             message,
         });
-    let row =
-        db::connections::record_check(&state.db, user_id, id, credentials.account_ref(), problem)
-            .await?;
+    let account = match &outcome {
+        Ok(()) => Account::Confirmed(credentials.account_ref()),
+        Err(ChannelError::InvalidCredentials { .. }) => Account::Refused,
+        Err(_) => Account::Unknown,
+    };
+    let row = db::connections::record_check(&state.db, user_id, id, account, problem).await?;
     Ok(row.map(|row| (row, outcome)))
 }

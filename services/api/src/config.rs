@@ -14,6 +14,8 @@ use url::Url;
 
 pub const DEFAULT_PORT: u16 = 3000;
 pub const DEFAULT_DATABASE: &str = "api";
+/// Shortest SANDBOX_SECRET (`cargo xtask up` makes 32 random bytes, base64: 43).
+pub const MIN_SANDBOX_SECRET_BYTES: usize = 32;
 
 #[derive(clap::Parser, Clone)]
 #[command(
@@ -59,7 +61,15 @@ pub struct ChannelArgs {
     /// Base URL of the sandbox shops (the `sandbox` binary); unset: no sandbox connections.
     #[arg(long = "sandbox-url", env = "SANDBOX_URL", requires = "sandbox_secret")]
     pub sandbox_url: Option<Url>,
-    /// Secret shared with the sandbox shops; required with SANDBOX_URL.
+    /// The sandbox as merchants' browsers reach it (the Shopify sandbox install opens it);
+    /// unset: SANDBOX_URL.
+    #[arg(
+        long = "sandbox-public-url",
+        env = "SANDBOX_PUBLIC_URL",
+        requires = "sandbox_url"
+    )]
+    pub sandbox_public_url: Option<Url>,
+    /// Secret shared with the sandbox shops, at least 32 bytes; required with SANDBOX_URL.
     #[arg(
         long = "sandbox-secret",
         env = "SANDBOX_SECRET",
@@ -115,8 +125,11 @@ impl ChannelArgs {
     pub fn connectors(&self) -> Result<Connectors, String> {
         let sandbox = match (&self.sandbox_url, &self.sandbox_secret) {
             (Some(url), Some(secret)) => {
-                if secret.expose_secret().is_empty() {
-                    return Err("SANDBOX_SECRET: must not be empty".to_owned());
+                // It derives every sandbox shop's credentials: as strong as a key.
+                if secret.expose_secret().len() < MIN_SANDBOX_SECRET_BYTES {
+                    return Err(format!(
+                        "SANDBOX_SECRET: must be at least {MIN_SANDBOX_SECRET_BYTES} bytes"
+                    ));
                 }
                 Some((url.clone(), SandboxSecret::new(secret.clone())))
             }
@@ -171,6 +184,7 @@ mod tests {
     fn channels(key: Option<&str>, secret: Option<&str>) -> ChannelArgs {
         ChannelArgs {
             sandbox_url: None,
+            sandbox_public_url: None,
             sandbox_secret: None,
             shopify_api_key: key.map(str::to_owned),
             shopify_api_secret: secret.map(|s| SecretString::from(s.to_owned())),
@@ -200,13 +214,16 @@ mod tests {
     }
 
     #[test]
-    fn the_sandbox_needs_a_secret() {
+    fn the_sandbox_needs_a_secret_of_at_least_32_bytes() {
         let mut args = channels(None, None);
         args.sandbox_url = Some(Url::parse("http://localhost:3010").unwrap());
         assert!(args.connectors().unwrap_err().contains("SANDBOX_SECRET"));
-        args.sandbox_secret = Some(SecretString::from(String::new()));
-        assert!(args.connectors().unwrap_err().contains("SANDBOX_SECRET"));
-        args.sandbox_secret = Some(SecretString::from("s3cret".to_owned()));
+        for short in ["", "s3cret", &"x".repeat(31)] {
+            args.sandbox_secret = Some(SecretString::from(short.to_owned()));
+            let e = args.connectors().unwrap_err();
+            assert!(e.contains("SANDBOX_SECRET") && e.contains("32"), "{e}");
+        }
+        args.sandbox_secret = Some(SecretString::from("x".repeat(32)));
         assert!(args.connectors().unwrap().sandbox().is_some());
         assert!(channels(None, None)
             .connectors()

@@ -58,6 +58,10 @@ pub fn state(config: &Config, db: PgPool) -> anyhow::Result<AppState> {
         links: Links {
             api: base_url("PUBLIC_API_URL", &config.channels.public_api_url)?,
             dashboard: base_url("DASHBOARD_URL", &config.channels.dashboard_url)?,
+            sandbox: match &config.channels.sandbox_public_url {
+                Some(url) => base_url("SANDBOX_PUBLIC_URL", url).map(|_| Some(url.clone()))?,
+                None => None,
+            },
         },
     })
 }

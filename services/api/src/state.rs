@@ -3,7 +3,7 @@ use std::time::Duration;
 use axum::extract::FromRef;
 use sm_auth::SecurityClient;
 use sm_connectors::shopify::oauth;
-use sm_connectors::Connectors;
+use sm_connectors::{Connectors, Hosts};
 use sm_crypto::Keyring;
 use sqlx::PgPool;
 
@@ -41,9 +41,20 @@ pub struct AppState {
 pub struct Links {
     pub api: String,
     pub dashboard: String,
+    /// `SANDBOX_PUBLIC_URL`: the sandbox as merchants' browsers reach it, when that is not
+    /// `SANDBOX_URL` (inside docker compose the api reaches it by service name).
+    pub sandbox: Option<url::Url>,
 }
 
 impl Links {
+    /// `hosts` as the merchant's browser reaches them.
+    pub fn for_browser(&self, hosts: Hosts) -> Hosts {
+        match (hosts, &self.sandbox) {
+            (Hosts::Sandbox(_), Some(public)) => Hosts::Sandbox(public.clone()),
+            (hosts, _) => hosts,
+        }
+    }
+
     /// Where Shopify sends the merchant back after approving the app.
     pub fn shopify_callback(&self) -> String {
         format!("{}/api/shopify/callback", self.api)

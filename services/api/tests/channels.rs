@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sm_connectors::shopify::oauth;
+use sm_testkit::SignedIn;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -202,13 +203,14 @@ async fn credentials_the_channel_refuses_are_an_error_with_its_code(db: PgPool) 
     assert_eq!(tested["status"], "error");
     assert_eq!(tested["last_error_code"], "channel_credentials_invalid");
     assert!(!text.contains("shpat_"), "no token in the answer: {text}");
-    // The account the credentials name is kept for webhooks, whatever the row said before.
-    let account: String = sqlx::query_scalar("SELECT account_ref FROM connections WHERE id = $1")
-        .bind(id)
-        .fetch_one(&stack.db)
-        .await
-        .unwrap();
-    assert_eq!(account, secret.shopify_shop("tenant-a"));
+    // Refused credentials prove no account: whatever the row named is forgotten.
+    let account: Option<String> =
+        sqlx::query_scalar("SELECT account_ref FROM connections WHERE id = $1")
+            .bind(id)
+            .fetch_one(&stack.db)
+            .await
+            .unwrap();
+    assert_eq!(account, None);
 }
 
 #[sqlx::test(migrator = "api::MIGRATOR")]
@@ -440,19 +442,20 @@ async fn the_shopify_install_runs_through_the_sandbox(db: PgPool) {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(res).await, "invalid_state");
 
-    // Installing into the same shop again gives the existing connection the new token.
-    let again = approve(
-        &stack,
-        &anna.access_token,
-        json!({ "sandbox": true, "shop_domain": shop }),
-    )
-    .await;
+    // Made through the app: the shop's webhooks reach it.
+    let via_app: bool = sqlx::query_scalar("SELECT via_app FROM connections WHERE id = $1")
+        .bind(id.parse::<Uuid>().unwrap())
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    assert!(via_app);
+
+    // Installing again gives a new sandbox shop and a new connection.
+    let again = approve(&stack, &anna.access_token, json!({ "sandbox": true })).await;
+    assert_ne!(again.shop, shop);
     let res = callback(&stack, &again.query, &again.cookie).await;
-    assert_eq!(
-        location(&res),
-        format!("https://start.example.test/connections?connected={id}")
-    );
-    assert_eq!(connections(&stack, &anna.access_token).await.len(), 1);
+    assert!(location(&res).contains("?connected="));
+    assert_eq!(connections(&stack, &anna.access_token).await.len(), 2);
 }
 
 /// `query` with `name` set to `value`, as it is (the signature no longer fits).
@@ -570,6 +573,20 @@ async fn forged_callbacks_change_nothing_and_do_not_use_up_the_state(db: PgPool)
     assert_eq!(kept, [hex::encode(Sha256::digest(state.as_bytes()))]);
 }
 
+/// A Shopify connection of `who` made through the app install into `shop` (written straight
+/// into the database: a real shop's install cannot run in tests).
+async fn installed(stack: &Stack, who: &SignedIn, name: &str, shop: &str, sandbox: bool) -> Uuid {
+    let id = stack
+        .connection_fixture(who, "shopify", name, shop, sandbox)
+        .await;
+    sqlx::query("UPDATE connections SET via_app = true, status = 'active' WHERE id = $1")
+        .bind(id)
+        .execute(&stack.db)
+        .await
+        .unwrap();
+    id
+}
+
 async fn deliver(
     stack: &Stack,
     shop: &str,
@@ -609,9 +626,7 @@ async fn webhooks_are_checked_and_recorded_once(db: PgPool) {
     .await;
     let anna = stack.onboarded("anna@example.de").await;
     let shop = "mein-laden.myshopify.com";
-    let id = stack
-        .connection_fixture(&anna, "shopify", "Mein Laden", shop, false)
-        .await;
+    let id = installed(&stack, &anna, "Mein Laden", shop, false).await;
     let events = || count(&stack.db, "SELECT count(*) FROM channel_events");
 
     let res = deliver(
@@ -681,9 +696,7 @@ async fn webhooks_are_checked_and_recorded_once(db: PgPool) {
     assert_eq!(res.status(), StatusCode::OK);
     // The sandbox signs for its own shops, which sandbox connections name.
     let sandbox_shop = sandbox_secret().shopify_shop("tenant");
-    let sandbox_id = stack
-        .connection_fixture(&anna, "shopify", "Sandbox Shopify", &sandbox_shop, true)
-        .await;
+    let sandbox_id = installed(&stack, &anna, "Sandbox Shopify", &sandbox_shop, true).await;
     let res = deliver(
         &stack,
         &sandbox_shop,
@@ -787,4 +800,354 @@ async fn shopify_reaches_its_routes_without_a_bearer_and_merchants_need_one(db: 
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// The stack with the sandbox and the ShopMarkets app (signing with `WEBHOOK_SECRET`).
+async fn stack_with_app(db: PgPool, running: &sm_sandbox::Running) -> Stack {
+    let mut settings = vec![
+        "--shopify-api-key",
+        "test-api-key",
+        "--shopify-api-secret",
+        WEBHOOK_SECRET,
+        "--channel-timeout-secs",
+        "2",
+    ];
+    settings.extend(SHOPIFY_SETTINGS);
+    stack_with(db, running, &settings).await
+}
+
+fn signed_by(secret: &SecretString, body: &str) -> String {
+    oauth::webhook_hmac(secret, body.as_bytes())
+}
+
+async fn events_of(stack: &Stack, connection: Uuid) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT topic FROM channel_events WHERE connection_id = $1 ORDER BY received_at",
+    )
+    .bind(connection)
+    .fetch_all(&stack.db)
+    .await
+    .unwrap()
+}
+
+async fn error_code_of(stack: &Stack, connection: Uuid) -> Option<String> {
+    sqlx::query_scalar("SELECT last_error_code FROM connections WHERE id = $1")
+        .bind(connection)
+        .fetch_one(&stack.db)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn webhooks_reach_only_connections_made_through_the_app(db: PgPool) {
+    let running = sandbox().await;
+    let stack = stack_with_app(db, &running).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let bernd = stack.onboarded("bernd@example.de").await;
+
+    // Anna installs the (sandbox) app into her shop.
+    let approval = approve(&stack, &anna.access_token, json!({ "sandbox": true })).await;
+    let res = callback(&stack, &approval.query, &approval.cookie).await;
+    assert!(location(&res).contains("?connected="), "{}", location(&res));
+    let annas: Uuid = connections(&stack, &anna.access_token).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Bernd has a connection naming her shop without the app (say, a token he typed in).
+    let bernds = stack
+        .connection_fixture(&bernd, "shopify", "Annas Laden", &approval.shop, true)
+        .await;
+
+    let sandbox_app = sandbox_secret().shopify_app().1;
+    let order = r#"{"id":820982911946154508,"email":"kundin@example.de","total_price":"49.90"}"#;
+    let res = deliver(
+        &stack,
+        &approval.shop,
+        "orders/create",
+        "w-1",
+        order,
+        &signed_by(&sandbox_app, order),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(events_of(&stack, annas).await, ["orders/create"]);
+    assert!(events_of(&stack, bernds).await.is_empty());
+
+    // The app is uninstalled from Anna's shop: only her connection says so.
+    let shop_body = json!({ "id": 1, "myshopify_domain": approval.shop }).to_string();
+    let res = deliver(
+        &stack,
+        &approval.shop,
+        "app/uninstalled",
+        "w-2",
+        &shop_body,
+        &signed_by(&sandbox_app, &shop_body),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        error_code_of(&stack, annas).await.as_deref(),
+        Some("app_uninstalled")
+    );
+    assert_eq!(error_code_of(&stack, bernds).await, None);
+    assert!(events_of(&stack, bernds).await.is_empty());
+
+    // A real shop: Bernd connects the victim's domain with a token the shop never issued.
+    // The check fails, the connection names no shop, the shop's orders never reach him.
+    let victim = "opfer-laden.myshopify.com";
+    let res = stack
+        .post(&bernd.access_token, "/api/connections", json!({
+            "platform": "shopify", "shop_name": "Fremder Laden",
+            "credentials": { "shop_domain": victim, "access_token": "shpat_0123456789abcdef0123456789abcdef" }
+        }))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(created["status"], "error");
+    let forged: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let account: Option<String> =
+        sqlx::query_scalar("SELECT account_ref FROM connections WHERE id = $1")
+            .bind(forged)
+            .fetch_one(&stack.db)
+            .await
+            .unwrap();
+    assert_eq!(account, None);
+    let res = deliver(
+        &stack,
+        victim,
+        "orders/create",
+        "w-3",
+        WEBHOOK_BODY,
+        WEBHOOK_SIGNATURE,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(events_of(&stack, forged).await.is_empty());
+    let body = json!({ "id": 2, "myshopify_domain": victim }).to_string();
+    let signature = signed_by(&SecretString::from(WEBHOOK_SECRET), &body);
+    let res = deliver(&stack, victim, "app/uninstalled", "w-4", &body, &signature).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_ne!(
+        error_code_of(&stack, forged).await.as_deref(),
+        Some("app_uninstalled")
+    );
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn replayed_webhook_bodies_and_foreign_uninstalls_change_nothing(db: PgPool) {
+    let running = sandbox().await;
+    let stack = stack_with_app(db, &running).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let shop = "mein-laden.myshopify.com";
+    let id = installed(&stack, &anna, "Mein Laden", shop, false).await;
+    let secret = SecretString::from(WEBHOOK_SECRET);
+
+    let res = deliver(
+        &stack,
+        shop,
+        "orders/create",
+        "w-1",
+        WEBHOOK_BODY,
+        WEBHOOK_SIGNATURE,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // The same signed body under a new webhook id: a replay, acknowledged, not recorded.
+    let res = deliver(
+        &stack,
+        shop,
+        "orders/create",
+        "w-2",
+        WEBHOOK_BODY,
+        WEBHOOK_SIGNATURE,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(events_of(&stack, id).await, ["orders/create"]);
+    // The same body under another topic is another event.
+    let res = deliver(
+        &stack,
+        shop,
+        "orders/updated",
+        "w-3",
+        WEBHOOK_BODY,
+        WEBHOOK_SIGNATURE,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        events_of(&stack, id).await,
+        ["orders/create", "orders/updated"]
+    );
+
+    // A signed uninstall body of another shop (or of none), sent as this shop's: refused.
+    for body in [
+        json!({ "id": 7, "myshopify_domain": "anderer-laden.myshopify.com", "domain": shop }),
+        json!({ "id": 7, "domain": "anderer-laden.myshopify.com" }),
+        json!({ "id": 7 }),
+        serde_json::from_str(WEBHOOK_BODY).unwrap(),
+    ] {
+        let body = body.to_string();
+        let res = deliver(
+            &stack,
+            shop,
+            "app/uninstalled",
+            "w-4",
+            &body,
+            &signed_by(&secret, &body),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(error_code(res).await, "shop_mismatch", "{body}");
+    }
+    assert_eq!(error_code_of(&stack, id).await, None);
+    assert_eq!(events_of(&stack, id).await.len(), 2);
+
+    // Its own, naming the shop by myshopify_domain (domain may be the shop's own domain).
+    let body = json!({ "id": 7, "myshopify_domain": "Mein-Laden.myshopify.com", "domain": "mein-laden.de" })
+        .to_string();
+    let res = deliver(
+        &stack,
+        shop,
+        "app/uninstalled",
+        "w-5",
+        &body,
+        &signed_by(&secret, &body),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        error_code_of(&stack, id).await.as_deref(),
+        Some("app_uninstalled")
+    );
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn callback_queries_beyond_the_limits_are_refused_at_once(db: PgPool) {
+    let running = sandbox().await;
+    let stack = stack_with(db, &running, &SHOPIFY_SETTINGS).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let approval = approve(&stack, &anna.access_token, json!({ "sandbox": true })).await;
+
+    // 10,000 distinct parameters, as an anonymous caller may send (short names: the
+    // server takes URIs up to 64 KiB).
+    let flood: String = (0..10_000).map(|i| format!("{i:x}&")).collect();
+    let started = std::time::Instant::now();
+    let res = callback(&stack, &format!("{flood}{}", approval.query), "").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(res).await, "invalid_query");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The genuine callback with 11 more parameters (17, under 4 KiB), or with one long one
+    // (7, over 4 KiB): refused as a query, before the signature is even looked at.
+    let extra: String = (0..11).map(|i| format!("&x{i}=1")).collect();
+    let padded = format!("{}&pad={}", approval.query, "a".repeat(4096));
+    for query in [format!("{}{extra}", approval.query), padded] {
+        let res = callback(&stack, &query, &approval.cookie).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(error_code(res).await, "invalid_query");
+    }
+    // Nothing was used up: the genuine callback still connects the shop.
+    let res = callback(&stack, &approval.query, &approval.cookie).await;
+    assert!(location(&res).contains("?connected="), "{}", location(&res));
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn sandbox_installs_get_a_new_shop_and_refuse_a_named_one(db: PgPool) {
+    let running = sandbox().await;
+    let stack = stack_with(db, &running, &SHOPIFY_SETTINGS).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let approval = approve(&stack, &anna.access_token, json!({ "sandbox": true })).await;
+    let res = callback(&stack, &approval.query, &approval.cookie).await;
+    assert!(location(&res).contains("?connected="));
+
+    // Bernd knows Anna's sandbox shop: he cannot install into it and take its token.
+    let bernd = stack.onboarded("bernd@example.de").await;
+    let res = stack
+        .post(
+            &bernd.access_token,
+            "/api/shopify/install",
+            json!({ "sandbox": true, "shop_domain": approval.shop }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["fields"][0]["field"], "shop_domain");
+    assert_eq!(body["error"]["fields"][0]["code"], "not_allowed");
+    assert_eq!(
+        count(&stack.db, "SELECT count(*) FROM shopify_installs").await,
+        0
+    );
+    assert!(connections(&stack, &bernd.access_token).await.is_empty());
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn the_sandbox_install_opens_the_sandbox_where_browsers_reach_it(db: PgPool) {
+    let running = sandbox().await;
+    let mut settings = SHOPIFY_SETTINGS.to_vec();
+    settings.extend(["--sandbox-public-url", "http://localhost:39999/sandbox/"]);
+    let stack = stack_with(db, &running, &settings).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let res = stack
+        .post(
+            &anna.access_token,
+            "/api/shopify/install",
+            json!({ "sandbox": true }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let answer: Value = res.json().await.unwrap();
+    let shop = answer["shop_domain"].as_str().unwrap();
+    let authorize = answer["authorize_url"].as_str().unwrap();
+    let public = format!("http://localhost:39999/sandbox/shopify/{shop}/admin/oauth/authorize?");
+    assert!(authorize.starts_with(&public), "{authorize}");
+
+    // The browser reaches that sandbox; the api still calls it at SANDBOX_URL.
+    let reachable = authorize.replace("http://localhost:39999/sandbox/", running.url.as_str());
+    let res = no_redirects().get(&reachable).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let query = location(&res)
+        .strip_prefix("https://api.example.test/api/shopify/callback?")
+        .unwrap()
+        .to_owned();
+    let res = callback(&stack, &query, &cookie).await;
+    assert!(location(&res).contains("?connected="), "{}", location(&res));
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn amazon_marketplaces_must_lie_in_the_region(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let res = stack
+        .post(&anna.access_token, "/api/connections", json!({
+            "platform": "amazon", "shop_name": "Amazon US",
+            "credentials": {
+                "seller_id": "A2EXAMPLE1234", "refresh_token": "Atzr|IwEBIexampleexampleexample",
+                "client_id": "amzn1.application-oa2-client.abc123", "client_secret": "0123456789abcdef0123",
+                "region": "na", "marketplace_id": "A1PA6795UKMFR9"
+            }
+        }))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    let field = &body["error"]["fields"][0];
+    assert_eq!(field["field"], "credentials.region");
+    assert_eq!(field["code"], "region_mismatch");
+    assert!(field["message"].as_str().unwrap().contains("eu"), "{field}");
+    assert_eq!(
+        count(&stack.db, "SELECT count(*) FROM connections").await,
+        0
+    );
 }

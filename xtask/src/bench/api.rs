@@ -4,7 +4,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use anyhow::{anyhow, Context, Result};
-use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use sqlx::types::Uuid;
 use tokio::task::JoinSet;
@@ -179,4 +179,40 @@ pub async fn check(
         return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
     }
     Ok(body.to_vec())
+}
+
+/// Fills in the company profile and signs the current AVV, as a merchant does before
+/// connecting a shop.
+pub async fn sign_avv(api_base: &str, token: &str) -> Result<()> {
+    let http = client()?;
+    let call = |method, path: &'static str, body: Option<Value>| {
+        let mut request = http
+            .request(method, format!("{api_base}{path}"))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await?;
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            if !status.is_success() {
+                return Err(anyhow!("{path}: {status} {body}"));
+            }
+            Ok(body)
+        }
+    };
+    let profile = json!({
+        "company_name": "Probe GmbH", "street": "Teststraße 1", "postal_code": "10115",
+        "city": "Berlin", "country": "DE", "phone": "+49 30 1234567",
+        "billing_email": "billing@example.com", "billing_name": "Buchhaltung",
+    });
+    call(Method::PUT, "/api/profile", Some(profile)).await?;
+    let avv = call(reqwest::Method::GET, "/api/profile/avv", None).await?;
+    let signature = json!({
+        "version": avv["version"], "signer_name": "Anna Schmidt",
+        "signer_role": "Geschäftsführerin", "accept": true,
+    });
+    call(Method::POST, "/api/profile/avv-sign", Some(signature)).await?;
+    Ok(())
 }

@@ -3,14 +3,16 @@
 use http::StatusCode;
 use serde::Deserialize;
 
-use super::limits::Operation;
+use crate::error::clip;
 use crate::ChannelError;
 
 /// Amazon refused one request for a reason of its own (bad input, unknown SKU): the caller
 /// decides whether that fails the whole call or only one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refusal {
+    pub status: StatusCode,
     pub code: String,
+    /// Amazon's message, clipped.
     pub message: String,
 }
 
@@ -28,6 +30,8 @@ impl Refusal {
 pub(crate) enum Failure {
     /// The access token was refused: worth one more try with a fresh one.
     TokenRefused,
+    /// 403 with a valid token: the app lacks the operation's role (or the seller).
+    Denied(Refusal),
     Refused(Refusal),
     Error(ChannelError),
 }
@@ -47,7 +51,7 @@ struct Error {
 }
 
 /// Reads an answer that is neither a success nor transient (Transport retried those).
-pub(crate) fn classify(status: StatusCode, body: &[u8], operation: Operation) -> Failure {
+pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Failure {
     let first = serde_json::from_slice::<ErrorList>(body)
         .ok()
         .and_then(|list| list.errors.into_iter().next());
@@ -55,6 +59,11 @@ pub(crate) fn classify(status: StatusCode, body: &[u8], operation: Operation) ->
         return Failure::Error(ChannelError::protocol(format!(
             "Amazon answered HTTP {status} without an error list"
         )));
+    };
+    let refusal = |error: Error| Refusal {
+        status,
+        code: clip(&error.code),
+        message: clip(&error.message),
     };
     match status {
         StatusCode::UNAUTHORIZED => Failure::TokenRefused,
@@ -66,16 +75,11 @@ pub(crate) fn classify(status: StatusCode, body: &[u8], operation: Operation) ->
         {
             Failure::TokenRefused
         }
-        StatusCode::FORBIDDEN => Failure::Error(ChannelError::MissingScope {
-            scope: operation.role().to_owned(),
-        }),
-        s if s.is_client_error() => Failure::Refused(Refusal {
-            code: error.code,
-            message: error.message,
-        }),
+        StatusCode::FORBIDDEN => Failure::Denied(refusal(error)),
+        s if s.is_client_error() => Failure::Refused(refusal(error)),
         _ => Failure::Error(ChannelError::protocol(format!(
             "Amazon answered HTTP {status} ({})",
-            error.code
+            clip(&error.code)
         ))),
     }
 }
@@ -90,16 +94,12 @@ mod tests {
     #[test]
     fn a_refused_token_differs_from_a_missing_role() {
         assert_eq!(
-            classify(
-                StatusCode::FORBIDDEN,
-                BAD_TOKEN.as_bytes(),
-                Operation::GetOrders
-            ),
+            classify(StatusCode::FORBIDDEN, BAD_TOKEN.as_bytes()),
             Failure::TokenRefused
         );
         assert!(matches!(
-            classify(StatusCode::FORBIDDEN, DENIED.as_bytes(), Operation::GetOrders),
-            Failure::Error(ChannelError::MissingScope { scope }) if scope.contains("Orders API")
+            classify(StatusCode::FORBIDDEN, DENIED.as_bytes()),
+            Failure::Denied(Refusal { code, .. }) if code == "Unauthorized"
         ));
     }
 
@@ -107,19 +107,28 @@ mod tests {
     fn input_errors_are_the_callers_to_judge() {
         let body = r#"{"errors":[{"code":"InvalidInput","message":"Invalid MarketplaceIds"}]}"#;
         assert_eq!(
-            classify(
-                StatusCode::BAD_REQUEST,
-                body.as_bytes(),
-                Operation::GetOrders
-            ),
+            classify(StatusCode::BAD_REQUEST, body.as_bytes()),
             Failure::Refused(Refusal {
+                status: StatusCode::BAD_REQUEST,
                 code: "InvalidInput".into(),
                 message: "Invalid MarketplaceIds".into()
             })
         );
         assert!(matches!(
-            classify(StatusCode::BAD_REQUEST, b"<html>", Operation::GetOrders),
+            classify(StatusCode::BAD_REQUEST, b"<html>"),
             Failure::Error(ChannelError::Protocol { .. })
         ));
+    }
+
+    #[test]
+    fn long_messages_are_clipped() {
+        let body = format!(
+            r#"{{"errors":[{{"code":"InvalidInput","message":"{}"}}]}}"#,
+            "x".repeat(5000)
+        );
+        let Failure::Refused(refusal) = classify(StatusCode::BAD_REQUEST, body.as_bytes()) else {
+            panic!("a refusal");
+        };
+        assert!(refusal.message.chars().count() < 400);
     }
 }

@@ -103,11 +103,12 @@ struct Issue {
 }
 
 impl Client {
-    pub(super) async fn search_listings(
+    /// The searchListingsItems URL of one page of the seller's listings.
+    pub(super) fn search_url(
         &self,
         cursor: Option<&Cursor>,
         page_size: usize,
-    ) -> Result<Page<ChannelProduct>, ChannelError> {
+    ) -> Result<url::Url, ChannelError> {
         let page_size = page_size.clamp(1, MAX_PAGE_SIZE).to_string();
         let mut query = vec![
             ("marketplaceIds", self.marketplace()),
@@ -123,7 +124,7 @@ impl Client {
         if let Some(Cursor(token)) = cursor {
             query.push(("pageToken", token.as_str()));
         }
-        let url = self.url(
+        self.url(
             &[
                 "listings",
                 "2021-08-01",
@@ -131,7 +132,15 @@ impl Client {
                 &self.credentials.seller_id,
             ],
             &query,
-        )?;
+        )
+    }
+
+    pub(super) async fn search_listings(
+        &self,
+        cursor: Option<&Cursor>,
+        page_size: usize,
+    ) -> Result<Page<ChannelProduct>, ChannelError> {
+        let url = self.search_url(cursor, page_size)?;
         let results: SearchResults = self
             .call(Operation::SearchListingsItems, |c| c.get(url.clone()))
             .await?
@@ -142,11 +151,7 @@ impl Client {
                 .into_iter()
                 .map(|item| self.product(item))
                 .collect::<Result<_, _>>()?,
-            next: results
-                .pagination
-                .and_then(|p| p.next_token)
-                .filter(|t| !t.is_empty())
-                .map(Cursor),
+            next: super::next_page(results.pagination.and_then(|p| p.next_token), cursor)?,
         })
     }
 
@@ -226,6 +231,16 @@ impl Client {
             sku: update.sku.clone(),
             result,
         };
+        // `.` or `..` would address another resource once in the URL.
+        if !crate::transport::is_path_segment(&update.external_id) {
+            return Ok(outcome(Err(Rejection {
+                code: "invalid_sku".to_owned(),
+                message: format!(
+                    "{:?} cannot be an Amazon SKU in a URL",
+                    crate::error::clip(&update.external_id)
+                ),
+            })));
+        }
         let patches = self.patches(update);
         if patches.is_empty() {
             return Ok(outcome(Ok(())));
@@ -272,7 +287,7 @@ impl Client {
             } else {
                 errors
                     .iter()
-                    .map(|i| i.message.as_str())
+                    .map(|i| crate::error::clip(&i.message))
                     .collect::<Vec<_>>()
                     .join("; ")
             },

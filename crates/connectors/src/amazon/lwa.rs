@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use super::Credentials;
+use crate::error::clip;
 use crate::{ChannelError, Transport};
 
 /// A token is renewed this long before Amazon says it expires.
@@ -59,7 +60,7 @@ impl Tokens {
     fn slot(&self, credentials: &Credentials) -> Slot {
         self.slots
             .lock()
-            .expect("not poisoned")
+            .unwrap_or_else(|e| e.into_inner())
             .entry(Key::of(credentials))
             .or_default()
             .clone()
@@ -78,12 +79,34 @@ impl Tokens {
         if let Some(token) = cached.as_ref().filter(|t| t.fresh_until > Instant::now()) {
             return Ok(token.header.clone());
         }
-        let (header, lifetime) = exchange(transport, token_url, credentials).await?;
+        let (header, lifetime) = match exchange(transport, token_url, credentials).await {
+            Ok(granted) => granted,
+            Err(error) => {
+                // A refused (or unreachable) refresh token keeps no slot: otherwise every
+                // wrong token ever tried would stay in the map.
+                drop(cached);
+                self.release(credentials, &slot);
+                return Err(error);
+            }
+        };
         *cached = Some(Cached {
             header: header.clone(),
             fresh_until: Instant::now() + lifetime.saturating_sub(RENEW_BEFORE),
         });
         Ok(header)
+    }
+
+    /// Removes the credentials' slot if it is still `slot` and holds no token (a caller
+    /// queued on it meanwhile still has its own handle and makes a fresh one).
+    fn release(&self, credentials: &Credentials, slot: &Slot) {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let key = Key::of(credentials);
+        let unused = slots.get(&key).is_some_and(|current| {
+            Arc::ptr_eq(current, slot) && current.try_lock().is_ok_and(|c| c.is_none())
+        });
+        if unused {
+            slots.remove(&key);
+        }
     }
 
     /// Drops `stale` (Amazon refused it) unless another caller already replaced it.
@@ -105,6 +128,8 @@ struct Granted {
 #[derive(Deserialize)]
 struct Refused {
     error: String,
+    #[serde(default)]
+    error_description: String,
 }
 
 async fn exchange(
@@ -123,10 +148,7 @@ async fn exchange(
         })
         .await?;
     let status = response.status();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|_| ChannelError::unavailable("Login with Amazon broke off its answer"))?;
+    let body = crate::read_body(response).await?;
     if status.is_success() {
         let granted: Granted = serde_json::from_slice(&body).map_err(|_| {
             ChannelError::protocol("Login with Amazon sent a token answer that cannot be read")
@@ -137,18 +159,56 @@ async fn exchange(
         header.set_sensitive(true);
         return Ok((header, Duration::from_secs(granted.expires_in)));
     }
-    let error = serde_json::from_slice::<Refused>(&body)
-        .map(|r| r.error)
-        .unwrap_or_default();
+    let Refused {
+        error,
+        error_description,
+    } = serde_json::from_slice(&body).unwrap_or(Refused {
+        error: String::new(),
+        error_description: String::new(),
+    });
+    let (error, description) = (clip(&error), clip(&error_description));
     Err(match error.as_str() {
-        "invalid_grant" => ChannelError::credentials(
-            "Login with Amazon refused the refresh token (invalid_grant): authorise the app again",
-        ),
+        "invalid_grant" => ChannelError::credentials(format!(
+            "Login with Amazon refused the refresh token (invalid_grant: {description}): \
+             authorise the app again"
+        )),
         "invalid_client" | "unauthorized_client" => ChannelError::credentials(format!(
-            "Login with Amazon refused the app's client id or secret ({error})"
+            "Login with Amazon refused the app's client id or secret ({error}: {description})"
         )),
         _ => ChannelError::protocol(format!(
-            "Login with Amazon answered HTTP {status} ({error})"
+            "Login with Amazon answered HTTP {status} ({error}: {description})"
         )),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    #[tokio::test]
+    async fn a_failed_exchange_keeps_no_slot() {
+        let tokens = Tokens::default();
+        let credentials = Credentials {
+            seller_id: "S".into(),
+            refresh_token: SecretString::from("wrong"),
+            client_id: "app".into(),
+            client_secret: SecretString::from("secret"),
+            region: "eu".into(),
+            marketplace_id: super::super::GERMANY.into(),
+        };
+        let transport = Transport::new(
+            Duration::from_millis(200),
+            crate::RetryPolicy {
+                max_retries: 0,
+                ..crate::RetryPolicy::default()
+            },
+        );
+        // Nothing listens on port 9 of localhost: the exchange fails at once.
+        let failed = tokens
+            .get(&transport, "http://127.0.0.1:9/auth/o2/token", &credentials)
+            .await;
+        assert!(failed.is_err());
+        assert!(tokens.slots.lock().unwrap().is_empty());
+    }
 }

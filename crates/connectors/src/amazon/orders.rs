@@ -5,7 +5,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
 use super::limits::Operation;
-use super::{money, Client};
+use super::{marketplaces, Client};
 use crate::{ChannelError, ChannelOrder, Cursor, OrderLine, OrderStatus, Page};
 
 /// `MaxResultsPerPage` is 1–100.
@@ -13,6 +13,33 @@ const MAX_ORDERS_PER_PAGE: usize = 100;
 
 /// Orders whose items are read at once; the getOrderItems bucket paces them.
 const ITEM_READS_AT_ONCE: usize = 4;
+
+/// Most item pages of one order read before giving up: an order has at most a few hundred
+/// items, so more means the vendor is looping.
+const MAX_ITEM_PAGES: usize = 100;
+
+/// The NextTokens of one order's item pages: each must be new, and only so many.
+#[derive(Default)]
+struct InnerPages {
+    seen: std::collections::HashSet<String>,
+}
+
+impl InnerPages {
+    /// Accepts the token of the next page, or says why paging stops as a protocol error.
+    fn advance(&mut self, token: &str) -> Result<(), ChannelError> {
+        if self.seen.len() + 1 >= MAX_ITEM_PAGES {
+            return Err(ChannelError::protocol(format!(
+                "Amazon sent more than {MAX_ITEM_PAGES} pages of one order's items"
+            )));
+        }
+        if !self.seen.insert(token.to_owned()) {
+            return Err(ChannelError::protocol(
+                "Amazon repeated a NextToken of an order's items",
+            ));
+        }
+        Ok(())
+    }
+}
 
 #[derive(Deserialize)]
 struct Answer<T> {
@@ -147,11 +174,7 @@ impl Client {
             .await?;
         Ok(Page {
             items,
-            next: list
-                .payload
-                .next_token
-                .filter(|t| !t.is_empty())
-                .map(Cursor),
+            next: super::next_page(list.payload.next_token, cursor)?,
         })
     }
 
@@ -164,7 +187,7 @@ impl Client {
         };
         let currency = currency
             .or_else(|| lines.iter().find_map(|(_, currency)| currency.clone()))
-            .or_else(|| money::currency(self.marketplace()).map(str::to_owned))
+            .or_else(|| marketplaces::currency(self.marketplace()).map(str::to_owned))
             .unwrap_or_default();
         let buyer = order.buyer_info.as_ref();
         Ok(ChannelOrder {
@@ -192,6 +215,7 @@ impl Client {
         order_id: &str,
     ) -> Result<Vec<(OrderLine, Option<String>)>, ChannelError> {
         let mut lines = Vec::new();
+        let mut pages = InnerPages::default();
         let mut next: Option<String> = None;
         loop {
             let query: Vec<(&str, &str)> = next.iter().map(|t| ("NextToken", t.as_str())).collect();
@@ -204,7 +228,10 @@ impl Client {
                 lines.push(line(item)?);
             }
             match page.payload.next_token.filter(|t| !t.is_empty()) {
-                Some(token) => next = Some(token),
+                Some(token) => {
+                    pages.advance(&token)?;
+                    next = Some(token);
+                }
                 None => return Ok(lines),
             }
         }
@@ -246,6 +273,23 @@ mod tests {
         assert_eq!(status("Shipped"), OrderStatus::Shipped);
         assert_eq!(status("Canceled"), OrderStatus::Cancelled);
         assert_eq!(status("Unfulfillable"), OrderStatus::Cancelled);
+    }
+
+    #[test]
+    fn item_paging_stops_on_a_repeated_token_or_after_the_cap() {
+        let mut pages = InnerPages::default();
+        pages.advance("a").unwrap();
+        pages.advance("b").unwrap();
+        assert!(matches!(
+            pages.advance("a"),
+            Err(ChannelError::Protocol { .. })
+        ));
+        let mut pages = InnerPages::default();
+        let fresh = (0..)
+            .map(|i| pages.advance(&i.to_string()))
+            .position(|r| r.is_err());
+        // The first page came without a token, so the cap counts it too.
+        assert_eq!(fresh, Some(MAX_ITEM_PAGES - 1));
     }
 
     #[test]

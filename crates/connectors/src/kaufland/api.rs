@@ -14,8 +14,16 @@ use super::Client;
 use crate::{ChannelError, Cursor};
 
 impl Client {
-    /// The API URL of `path` (segments, percent-encoded) with `query`.
+    /// The API URL of `path` (segments, percent-encoded) with `query`. A segment the URL
+    /// would resolve away (`.`, `..`, empty; only an id from the network can be one) is
+    /// refused rather than let it address another resource.
     pub(super) fn url(&self, path: &[&str], query: &[(&str, String)]) -> Result<Url, ChannelError> {
+        if let Some(bad) = path.iter().find(|s| !crate::transport::is_path_segment(s)) {
+            return Err(ChannelError::protocol(format!(
+                "{:?} cannot be part of a Kaufland URL",
+                crate::error::clip(bad)
+            )));
+        }
         let invalid = || ChannelError::protocol("the Kaufland API base URL is not usable");
         let mut url = Url::parse(&self.base).map_err(|_| invalid())?;
         url.path_segments_mut()
@@ -37,6 +45,7 @@ impl Client {
         url: &Url,
         body: Option<Vec<u8>>,
     ) -> Result<Result<Vec<u8>, Problem>, ChannelError> {
+        super::keep_bounded(&self.limiter);
         self.limiter
             .until_key_ready(&self.credentials.client_key)
             .await;
@@ -45,11 +54,7 @@ impl Client {
             .send(|client| self.signed(client, &method, url, body.as_deref()))
             .await?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|_| ChannelError::unavailable("the answer from Kaufland broke off"))?
-            .to_vec();
+        let bytes = crate::read_body(response).await?;
         if status.is_success() {
             return Ok(Ok(bytes));
         }
@@ -106,8 +111,14 @@ impl Client {
 
 /// JSON this client cannot read is a protocol error, never a panic.
 pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ChannelError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ChannelError::protocol(format!("Kaufland's answer does not parse: {e}")))
+    // Without serde's quotation of the offending value (vendor data, maybe personal).
+    serde_json::from_slice(bytes).map_err(|e| {
+        ChannelError::protocol(format!(
+            "Kaufland's answer has an unexpected shape (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 /// The `pagination` of every Kaufland list.
@@ -122,7 +133,7 @@ pub(super) fn next_offset(
     read: usize,
     pagination: Option<&Pagination>,
 ) -> Option<Cursor> {
-    let after = offset + read as u64;
+    let after = offset.saturating_add(read as u64);
     match pagination {
         Some(p) if read > 0 && after < p.total => Some(Cursor(after.to_string())),
         _ => None,
@@ -140,5 +151,52 @@ mod tests {
         assert_eq!(next_offset(200, 50, Some(&p)), None);
         assert_eq!(next_offset(300, 0, Some(&p)), None);
         assert_eq!(next_offset(0, 100, None), None);
+    }
+
+    #[test]
+    fn paging_ends_even_when_the_total_lies() {
+        // An empty page before the promised total ends the list.
+        let lying = Pagination { total: 1_000_000 };
+        assert_eq!(next_offset(100, 0, Some(&lying)), None);
+        // Each non-empty page moves the offset on, so no cursor repeats.
+        assert_eq!(
+            next_offset(100, 1, Some(&lying)),
+            Some(Cursor("101".into()))
+        );
+        assert_eq!(
+            next_offset(u64::MAX - 1, 5, Some(&Pagination { total: u64::MAX })),
+            None
+        );
+    }
+
+    #[test]
+    fn dot_ids_from_the_network_are_refused() {
+        let client = Client::new(
+            crate::Transport::new(std::time::Duration::from_secs(1), Default::default()),
+            &crate::Hosts::Vendor,
+            super::super::Credentials {
+                client_key: "key".into(),
+                secret_key: secrecy::SecretString::from("secret"),
+                storefront: "de".into(),
+            },
+            &super::super::Shared::default(),
+        );
+        for id in [".", "..", ""] {
+            assert!(
+                matches!(
+                    client.url(&["orders", id], &[]),
+                    Err(ChannelError::Protocol { .. })
+                ),
+                "{id:?}"
+            );
+        }
+        let url = client.url(&["orders", "a/b"], &[]).unwrap();
+        assert_eq!(url.path(), "/v2/orders/a%2Fb");
+    }
+
+    #[test]
+    fn unreadable_answers_do_not_quote_the_vendor() {
+        let error = decode::<Pagination>(br#"{"total":"secret@example.com"}"#).unwrap_err();
+        assert!(!error.to_string().contains("secret"), "{error}");
     }
 }

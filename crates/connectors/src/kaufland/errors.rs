@@ -65,11 +65,11 @@ impl Problem {
                 field => format!("{field}: {}", e.message),
             })
             .collect();
-        match (fields.is_empty(), self.message.is_empty()) {
+        crate::error::clip(&match (fields.is_empty(), self.message.is_empty()) {
             (true, _) => self.message.clone(),
             (false, true) => fields.join("; "),
             (false, false) => format!("{} ({})", self.message, fields.join("; ")),
-        }
+        })
     }
 
     pub(crate) fn into_credentials_error(self) -> ChannelError {
@@ -121,5 +121,15 @@ mod tests {
         assert!(problem.is_about_credentials(StatusCode::UNAUTHORIZED));
         let garbage = Problem::parse(StatusCode::BAD_REQUEST, b"<html>");
         assert_eq!(garbage.reason(), "HTTP 400 Bad Request");
+    }
+
+    #[test]
+    fn long_reasons_are_clipped() {
+        let body = format!(
+            r#"{{"type":"/problems/x","message":"{}"}}"#,
+            "ä".repeat(2000)
+        );
+        let reason = Problem::parse(StatusCode::BAD_REQUEST, body.as_bytes()).reason();
+        assert!(reason.chars().count() <= 301, "{}", reason.chars().count());
     }
 }

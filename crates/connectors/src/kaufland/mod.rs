@@ -28,6 +28,13 @@ use crate::{
 
 pub use signing::signature;
 
+/// The storefronts Kaufland's Seller API serves; a connection names one.
+pub const STOREFRONTS: [&str; 7] = ["de", "at", "cz", "sk", "pl", "fr", "it"];
+
+/// Client keys the shared limiter holds before it drops those idle long enough to be
+/// as good as new.
+const LIMITER_PRUNE_ABOVE: usize = 1024;
+
 /// Kaufland's documented limit per seller.
 const REQUESTS_PER_SECOND: u32 = 111;
 /// Most items a Kaufland list returns at once.
@@ -39,7 +46,7 @@ const CONCURRENCY: usize = 8;
 pub struct Credentials {
     pub client_key: String,
     pub secret_key: SecretString,
-    /// `de` unless the merchant chose another (at, cz, sk, pl, fr, it).
+    /// One of [`STOREFRONTS`], e.g. `de`.
     pub storefront: String,
 }
 
@@ -69,6 +76,14 @@ impl Default for Shared {
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+/// Drops the limiter's keys whose state is as good as new once it holds more than
+/// [`LIMITER_PRUNE_ABOVE`], so client keys tried once do not stay for the process's life.
+fn keep_bounded(limiter: &DefaultKeyedRateLimiter<String>) {
+    if limiter.len() > LIMITER_PRUNE_ABOVE {
+        limiter.retain_recent();
     }
 }
 
@@ -251,5 +266,23 @@ impl Channel for Client {
             .buffered(CONCURRENCY)
             .try_collect()
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shared_limiter_forgets_idle_client_keys() {
+        let shared = Shared::default();
+        for i in 0..=LIMITER_PRUNE_ABOVE {
+            assert!(shared.limiter.check_key(&format!("key-{i}")).is_ok());
+        }
+        assert_eq!(shared.limiter.len(), LIMITER_PRUNE_ABOVE + 1);
+        // Each key spent one of 111 a second: fresh again after ~9 ms.
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        keep_bounded(&shared.limiter);
+        assert!(shared.limiter.len() < 10, "{}", shared.limiter.len());
     }
 }

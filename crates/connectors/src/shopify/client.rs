@@ -9,8 +9,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::pacing::ThrottleStatus;
-use super::{Shared, API_VERSION};
-use crate::{ChannelError, Hosts, Transport};
+use super::{Shared, ShopKey, API_VERSION};
+use crate::error::clip;
+use crate::{read_body, ChannelError, Hosts, Transport};
 
 /// THROTTLED answers waited out before the call fails as rate limited. Pacing makes
 /// them rare; more than a few means another app is draining the same bucket.
@@ -30,6 +31,8 @@ pub(crate) struct Gql {
     endpoint: String,
     shop: String,
     token: SecretString,
+    /// Whose cost bucket this client draws on.
+    key: ShopKey,
     shared: Shared,
 }
 
@@ -80,7 +83,7 @@ struct Taken<'a> {
 impl Drop for Taken<'_> {
     fn drop(&mut self) {
         let (cost, status) = (self.cost, self.status);
-        self.gql.shared.with_shop(&self.gql.shop, |s| {
+        self.gql.shared.with_shop(&self.gql.key, |s| {
             s.bucket.learn(cost, status, Instant::now())
         });
     }
@@ -108,6 +111,7 @@ impl Gql {
         shared: Shared,
     ) -> Self {
         Gql {
+            key: ShopKey::new(&shop, &token),
             transport,
             endpoint: format!(
                 "{}/admin/api/{API_VERSION}/graphql.json",
@@ -119,8 +123,8 @@ impl Gql {
         }
     }
 
-    pub fn shop(&self) -> &str {
-        &self.shop
+    pub fn key(&self) -> &ShopKey {
+        &self.key
     }
 
     pub fn shared(&self) -> &Shared {
@@ -152,24 +156,23 @@ impl Gql {
             }
             match reply.answer? {
                 Answer::Data(data) => {
-                    return serde_json::from_value(data).map_err(|e| {
+                    // serde's message would quote the answer's values (customer data).
+                    return serde_json::from_value(data).map_err(|_| {
                         ChannelError::protocol(format!(
-                            "Shopify's answer to {} has an unexpected shape: {e}",
+                            "Shopify's answer to {} has an unexpected shape",
                             operation.name
                         ))
-                    })
+                    });
                 }
                 Answer::Throttled => {
                     tracing::info!(shop = %self.shop, operation = operation.name, "Shopify throttled a query");
                 }
             }
         }
-        let retry_after = self.shared.with_shop(&self.shop, |s| {
-            Duration::from_secs_f64(f64::from(estimate) / s.bucket.restore_rate())
+        let retry_after = self.shared.with_shop(&self.key, |s| {
+            Duration::try_from_secs_f64(f64::from(estimate) / s.bucket.restore_rate()).ok()
         });
-        Err(ChannelError::RateLimited {
-            retry_after: Some(retry_after),
-        })
+        Err(ChannelError::RateLimited { retry_after })
     }
 
     /// Waits until the shop's bucket holds `cost`, then takes it. Naps are short: an
@@ -179,7 +182,7 @@ impl Gql {
         loop {
             let taken = self
                 .shared
-                .with_shop(&self.shop, |s| s.bucket.take(cost, Instant::now()));
+                .with_shop(&self.key, |s| s.bucket.take(cost, Instant::now()));
             match taken {
                 Ok(()) => {
                     return Taken {
@@ -237,9 +240,7 @@ impl Gql {
                 )))
             }
         }
-        let bytes = response.bytes().await.map_err(|_| {
-            ChannelError::unavailable("the connection to Shopify broke while it answered")
-        })?;
+        let bytes = read_body(response).await?;
         let envelope: Envelope = serde_json::from_slice(&bytes)
             .map_err(|_| ChannelError::protocol("Shopify's answer is not valid JSON"))?;
         let cost = envelope.extensions.and_then(|e| e.cost);
@@ -290,7 +291,8 @@ fn read_errors(errors: Value) -> Result<Answer, ChannelError> {
         .map(|e| e.message.as_str())
         .unwrap_or("no message");
     Err(ChannelError::protocol(format!(
-        "Shopify refused the query: {message}"
+        "Shopify refused the query: {}",
+        clip(message)
     )))
 }
 
@@ -304,6 +306,7 @@ fn missing_scope(error: &GraphqlError) -> String {
         .and_then(quoted)
         .or_else(|| quoted(&error.message))
         .or_else(|| error.extensions.required_access.clone())
+        .map(|scope| clip(&scope))
         .unwrap_or_else(|| "an access scope Shopify did not name".to_owned())
 }
 
@@ -328,6 +331,51 @@ mod tests {
         match read_errors(from_message) {
             Err(ChannelError::MissingScope { scope }) => assert_eq!(scope, "write_inventory"),
             _ => panic!("expected MissingScope"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_query_given_up_in_flight_gives_its_points_back() {
+        // A host that accepts connections and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let shared = Shared::default();
+        let gql = Gql::new(
+            Transport::new(Duration::from_secs(30), crate::RetryPolicy::default()),
+            &Hosts::Sandbox(base.parse().unwrap()),
+            "mein-laden.myshopify.com".to_owned(),
+            SecretString::from("shpat_test"),
+            shared.clone(),
+        );
+        const OP: Operation = Operation {
+            name: "Test",
+            document: "{ shop { name } }",
+        };
+        let call = gql.run::<Value>(&OP, serde_json::json!({}), 900);
+        assert!(tokio::time::timeout(Duration::from_millis(200), call)
+            .await
+            .is_err());
+        // All 1,000 points of the bucket are there again.
+        let now = Instant::now();
+        assert_eq!(
+            shared.with_shop(gql.key(), |s| s.bucket.take(1_000.0, now)),
+            Ok(())
+        );
+        silent.abort();
+    }
+
+    #[test]
+    fn refusals_carry_at_most_a_clip_of_the_message() {
+        let errors = serde_json::json!([{"message": "x".repeat(10_000)}]);
+        match read_errors(errors) {
+            Err(ChannelError::Protocol { message }) => assert!(message.len() < 400),
+            _ => panic!("expected Protocol"),
         }
     }
 

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 use sm_domain::Platform;
 
 use crate::{
@@ -29,7 +30,7 @@ const TYPICAL_QUERY_COST: f64 = 50.0;
 
 #[derive(Clone)]
 pub struct Credentials {
-    /// `your-shop.myshopify.com`, checked by the caller.
+    /// `your-shop.myshopify.com`; [`Client::new`] refuses anything else.
     pub shop_domain: String,
     pub access_token: SecretString,
 }
@@ -42,11 +43,12 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// State shared by all clients of the process: per shop the cost bucket and the
-/// location stock is set at; per query what Shopify said it costs. Cheap to clone.
+/// State shared by all clients of the process: per shop and app installation the cost
+/// bucket and the location stock is set at; per query what Shopify said it costs. Cheap
+/// to clone.
 #[derive(Debug, Default, Clone)]
 pub struct Shared {
-    shops: Arc<Mutex<HashMap<String, ShopState>>>,
+    shops: Arc<Mutex<HashMap<ShopKey, ShopState>>>,
     /// Shopify's `requestedQueryCost` per (operation, our estimate).
     costs: Arc<Mutex<HashMap<(&'static str, u32), f64>>>,
 }
@@ -58,10 +60,36 @@ struct ShopState {
     location: Option<String>,
 }
 
+/// Whose cost bucket: Shopify keeps one per app installation, i.e. per (app, shop). Two
+/// connections to the same shop with different tokens (another merchant's account, another
+/// app) do not share one, so the token, hashed, is part of the key.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct ShopKey {
+    shop: String,
+    token_sha256: [u8; 32],
+}
+
+impl ShopKey {
+    fn new(shop: &str, token: &SecretString) -> Self {
+        ShopKey {
+            shop: shop.to_owned(),
+            token_sha256: Sha256::digest(token.expose_secret().as_bytes()).into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ShopKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopKey")
+            .field("shop", &self.shop)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Shared {
-    fn with_shop<R>(&self, shop: &str, f: impl FnOnce(&mut ShopState) -> R) -> R {
+    fn with_shop<R>(&self, key: &ShopKey, f: impl FnOnce(&mut ShopState) -> R) -> R {
         let mut shops = self.shops.lock().unwrap_or_else(PoisonError::into_inner);
-        f(shops.entry(shop.to_owned()).or_default())
+        f(shops.entry(key.clone()).or_default())
     }
 
     fn requested_cost(&self, operation: &'static str, estimate: u32) -> Option<f64> {
@@ -81,13 +109,16 @@ pub struct Client {
 }
 
 impl Client {
+    /// Fails with [`ChannelError::InvalidCredentials`] when the shop domain is not a
+    /// `*.myshopify.com` name: the connector never calls any other host.
     pub fn new(
         transport: Transport,
         hosts: &Hosts,
         credentials: Credentials,
         shared: &Shared,
-    ) -> Self {
-        Client {
+    ) -> Result<Self, ChannelError> {
+        oauth::require_shop_domain(&credentials.shop_domain)?;
+        Ok(Client {
             gql: client::Gql::new(
                 transport,
                 hosts,
@@ -95,7 +126,7 @@ impl Client {
                 credentials.access_token,
                 shared.clone(),
             ),
-        }
+        })
     }
 
     /// Subscribes the shop's orders/create, products/update and app/uninstalled webhooks
@@ -112,7 +143,7 @@ impl Channel for Client {
     }
 
     fn limits(&self) -> Limits {
-        let (restore_rate, maximum) = self.gql.shared().with_shop(self.gql.shop(), |s| {
+        let (restore_rate, maximum) = self.gql.shared().with_shop(self.gql.key(), |s| {
             (s.bucket.restore_rate(), s.bucket.maximum())
         });
         Limits {
@@ -147,5 +178,31 @@ impl Channel for Client {
 
     async fn push(&self, updates: &[ListingUpdate]) -> Result<Vec<ItemOutcome>, ChannelError> {
         push::push(&self.gql, updates).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn each_token_of_a_shop_has_its_own_bucket() {
+        let shared = Shared::default();
+        let shop = "mein-laden.myshopify.com";
+        let one = ShopKey::new(shop, &SecretString::from("shpat_one"));
+        let two = ShopKey::new(shop, &SecretString::from("shpat_two"));
+        let now = Instant::now();
+        assert_eq!(
+            shared.with_shop(&one, |s| s.bucket.take(1_000.0, now)),
+            Ok(())
+        );
+        assert!(shared.with_shop(&one, |s| s.bucket.take(1.0, now)).is_err());
+        assert_eq!(
+            shared.with_shop(&two, |s| s.bucket.take(1_000.0, now)),
+            Ok(()),
+            "another installation's bucket is untouched"
+        );
+        assert!(!format!("{one:?}").contains("shpat"));
     }
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::{ChannelError, Hosts, Transport};
+use crate::{read_body, ChannelError, Hosts, RetryPolicy, Transport};
 
 /// The access the cockpit asks for: read and write products and stock, read orders.
 pub const SCOPES: &str =
@@ -46,25 +46,62 @@ pub fn is_shop_domain(domain: &str) -> bool {
     })
 }
 
-/// Where to send the merchant's browser to approve the app.
+/// Where to send the merchant's browser to approve the app; a `shop_domain` that is not a
+/// shop's fails as invalid credentials, so no caller can point the browser elsewhere.
 pub fn authorize_url(
     hosts: &Hosts,
     app: &App,
     shop_domain: &str,
     redirect_uri: &str,
     state: &str,
-) -> String {
+) -> Result<String, ChannelError> {
+    require_shop_domain(shop_domain)?;
     let mut url = url::Url::parse(&format!(
         "{}/admin/oauth/authorize",
         hosts.shopify_shop(shop_domain)
     ))
-    .expect("a checked shop domain makes a valid URL");
+    .map_err(|_| ChannelError::credentials("not a Shopify shop domain"))?;
     url.query_pairs_mut()
         .append_pair("client_id", &app.api_key)
         .append_pair("scope", SCOPES)
         .append_pair("redirect_uri", redirect_uri)
         .append_pair("state", state);
-    url.into()
+    Ok(url.into())
+}
+
+pub(crate) fn require_shop_domain(shop_domain: &str) -> Result<(), ChannelError> {
+    if is_shop_domain(shop_domain) {
+        Ok(())
+    } else {
+        Err(ChannelError::credentials(
+            "the shop domain must look like your-shop.myshopify.com",
+        ))
+    }
+}
+
+/// Fails with [`ChannelError::MissingScope`], naming every scope of [`SCOPES`] that
+/// `granted` lacks. A `write_` scope implies its `read_` scope (Shopify leaves the implied
+/// one out of the token answer).
+pub(crate) fn require_scopes<'a>(
+    granted: impl IntoIterator<Item = &'a str>,
+) -> Result<(), ChannelError> {
+    let granted: Vec<&str> = granted.into_iter().map(str::trim).collect();
+    let has = |wanted: &str| {
+        granted.iter().any(|g| {
+            *g == wanted
+                || wanted
+                    .strip_prefix("read_")
+                    .is_some_and(|resource| g.strip_prefix("write_") == Some(resource))
+        })
+    };
+    let missing: Vec<&str> = SCOPES.split(',').filter(|wanted| !has(wanted)).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ChannelError::MissingScope {
+            scope: missing.join(","),
+        })
+    }
 }
 
 fn hmac(secret: &SecretString) -> Hmac<Sha256> {
@@ -128,7 +165,9 @@ struct TokenAnswer {
     scope: String,
 }
 
-/// Trades the callback's `code` for an offline access token.
+/// Trades the callback's `code` for an offline access token. The code is good for one try,
+/// so the request is sent once: a lost answer means starting the install again. A grant
+/// without every scope of [`SCOPES`] fails with [`ChannelError::MissingScope`].
 pub async fn exchange_code(
     transport: &Transport,
     hosts: &Hosts,
@@ -136,6 +175,7 @@ pub async fn exchange_code(
     shop_domain: &str,
     code: &str,
 ) -> Result<Grant, ChannelError> {
+    require_shop_domain(shop_domain)?;
     let url = format!(
         "{}/admin/oauth/access_token",
         hosts.shopify_shop(shop_domain)
@@ -145,9 +185,19 @@ pub async fn exchange_code(
         "client_secret": app.api_secret.expose_secret(),
         "code": code,
     });
-    let response = transport
+    let once = transport.with_retry(RetryPolicy {
+        max_retries: 0,
+        ..transport.retry_policy()
+    });
+    let response = once
         .send(|client| client.post(&url).json(&body))
-        .await?;
+        .await
+        .map_err(|e| match e {
+            ChannelError::Unavailable { message } => ChannelError::unavailable(format!(
+                "the token exchange failed ({message}); start the installation again"
+            )),
+            other => other,
+        })?;
     let status = response.status();
     if status.is_client_error() {
         return Err(ChannelError::credentials(
@@ -156,13 +206,12 @@ pub async fn exchange_code(
     }
     if !status.is_success() {
         return Err(ChannelError::unavailable(format!(
-            "Shopify answered the token exchange with HTTP {status}"
+            "Shopify answered the token exchange with HTTP {status}; start the installation again"
         )));
     }
-    let answer: TokenAnswer = response
-        .json()
-        .await
+    let answer: TokenAnswer = serde_json::from_slice(&read_body(response).await?)
         .map_err(|_| ChannelError::protocol("the token exchange answer is not JSON"))?;
+    require_scopes(answer.scope.split(','))?;
     Ok(Grant {
         access_token: SecretString::from(answer.access_token),
         scope: answer.scope,
@@ -231,5 +280,66 @@ mod tests {
         ] {
             assert!(!is_shop_domain(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn authorize_url_only_for_shops() {
+        let app = App {
+            api_key: "key".into(),
+            api_secret: SecretString::from("hush"),
+        };
+        let url = authorize_url(
+            &Hosts::Vendor,
+            &app,
+            "mein-laden.myshopify.com",
+            "https://r",
+            "s",
+        )
+        .unwrap();
+        assert!(url.starts_with("https://mein-laden.myshopify.com/admin/oauth/authorize?"));
+        for bad in ["evil.com", "evil.com/x?.myshopify.com", "a@b.myshopify.com"] {
+            assert!(
+                matches!(
+                    authorize_url(&Hosts::Vendor, &app, bad, "https://r", "s"),
+                    Err(ChannelError::InvalidCredentials { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn scopes_are_compared_with_what_the_cockpit_needs() {
+        assert_eq!(require_scopes(SCOPES.split(',')), Ok(()));
+        // Shopify's token answer leaves out read scopes implied by write scopes.
+        assert_eq!(
+            require_scopes([
+                "write_products",
+                "read_orders",
+                "write_inventory",
+                "read_locations"
+            ]),
+            Ok(())
+        );
+        assert_eq!(
+            require_scopes([
+                "read_products",
+                "write_products",
+                "read_inventory",
+                "read_locations"
+            ]),
+            Err(ChannelError::MissingScope {
+                scope: "read_orders,write_inventory".into()
+            })
+        );
+        // read does not imply write.
+        assert!(require_scopes([
+            "read_products",
+            "read_orders",
+            "write_inventory",
+            "read_locations"
+        ])
+        .is_err());
+        assert!(require_scopes([""]).is_err());
     }
 }

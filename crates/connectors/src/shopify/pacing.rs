@@ -14,6 +14,13 @@ use serde::Deserialize;
 /// bucket (older shops: 1,000 points restoring at 50 a second).
 const DEFAULT_MAXIMUM: f64 = 1_000.0;
 const DEFAULT_RESTORE_RATE: f64 = 50.0;
+/// What figures from an answer are believed: Shopify's buckets range from 1,000 points at
+/// 50 a second to 20,000 at 1,000; anything far outside is a broken answer, and a tiny rate
+/// would make waits of ages.
+const RESTORE_RATES: (f64, f64) = (1.0, 10_000.0);
+const MAXIMUMS: (f64, f64) = (1.0, 1_000_000.0);
+/// The longest wait [`Bucket::take`] asks for: a full bucket at the slowest believed rate.
+const LONGEST_WAIT: Duration = Duration::from_secs(1_000_000);
 
 /// `extensions.cost.throttleStatus`.
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -68,23 +75,26 @@ impl Bucket {
             self.in_flight += cost;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64(
-                (cost - available) / self.restore_rate,
-            ))
+            Err(
+                Duration::try_from_secs_f64((cost - available) / self.restore_rate)
+                    .map_or(LONGEST_WAIT, |wait| wait.min(LONGEST_WAIT)),
+            )
         }
     }
 
-    /// Settles a query that took `taken` once it is answered, taking Shopify's figures
-    /// when the answer has them.
+    /// Settles a query that took `taken` once it is answered or given up (no `status`:
+    /// its points come back), taking Shopify's figures when the answer has them, clamped
+    /// to what is believable.
     pub fn learn(&mut self, taken: f64, status: Option<ThrottleStatus>, now: Instant) {
         self.in_flight = (self.in_flight - taken.min(self.maximum)).max(0.0);
-        let Some(status) = status.filter(|s| s.restore_rate > 0.0 && s.maximum_available > 0.0)
-        else {
+        let Some(status) = status.filter(|s| {
+            s.restore_rate > 0.0 && s.maximum_available > 0.0 && s.currently_available.is_finite()
+        }) else {
             return;
         };
-        self.maximum = status.maximum_available;
-        self.restore_rate = status.restore_rate;
-        self.available = status.currently_available;
+        self.maximum = status.maximum_available.clamp(MAXIMUMS.0, MAXIMUMS.1);
+        self.restore_rate = status.restore_rate.clamp(RESTORE_RATES.0, RESTORE_RATES.1);
+        self.available = status.currently_available.clamp(0.0, self.maximum);
         self.at = now;
     }
 }
@@ -122,6 +132,63 @@ mod tests {
         let later = start + Duration::from_secs(60);
         assert_eq!(bucket.take(1_000.0, later), Ok(()));
         assert!(bucket.take(1.0, later).is_err());
+    }
+
+    #[test]
+    fn absurd_figures_are_clamped_not_panicked_on() {
+        let start = Instant::now();
+        for (restore_rate, maximum, available) in [
+            (1e-300, 1_000.0, 0.0),
+            (1e300, 1e300, 1e300),
+            (100.0, 1_000.0, f64::NAN),
+            (f64::NAN, f64::NAN, 0.0),
+            (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY),
+        ] {
+            let mut bucket = Bucket::default();
+            bucket.take(10.0, start).unwrap();
+            bucket.learn(
+                10.0,
+                Some(ThrottleStatus {
+                    maximum_available: maximum,
+                    currently_available: available,
+                    restore_rate,
+                }),
+                start,
+            );
+            let rate = bucket.restore_rate();
+            assert!((1.0..=10_000.0).contains(&rate), "{restore_rate}: {rate}");
+            assert!((1.0..=1_000_000.0).contains(&bucket.maximum()));
+            // No panic, and a wait (if any) no longer than a full bucket at 1 a second.
+            if let Err(wait) = bucket.take(1e300, start) {
+                assert!(wait <= LONGEST_WAIT);
+            }
+            if let Err(wait) = bucket.take(f64::NAN, start) {
+                assert!(wait <= LONGEST_WAIT);
+            }
+        }
+        // A restore rate of 1e-300 counts as 1 point a second: 500 points wait 500 s.
+        let mut bucket = Bucket::default();
+        bucket.take(10.0, start).unwrap();
+        bucket.learn(
+            10.0,
+            Some(ThrottleStatus {
+                maximum_available: 1_000.0,
+                currently_available: 0.0,
+                restore_rate: 1e-300,
+            }),
+            start,
+        );
+        assert_eq!(bucket.take(500.0, start), Err(Duration::from_secs(500)));
+    }
+
+    #[test]
+    fn a_query_given_up_before_its_answer_gives_its_points_back() {
+        let start = Instant::now();
+        let mut bucket = Bucket::default();
+        assert_eq!(bucket.take(900.0, start), Ok(()));
+        assert!(bucket.take(900.0, start).is_err());
+        bucket.learn(900.0, None, start);
+        assert_eq!(bucket.take(900.0, start), Ok(()));
     }
 
     #[test]

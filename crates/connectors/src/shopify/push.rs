@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::client::{Gql, Operation};
+use crate::error::clip;
 use crate::money;
 use crate::{ChannelError, ItemOutcome, ListingUpdate, Rejection};
 
@@ -47,7 +48,7 @@ impl UserError {
     fn rejection(&self) -> Rejection {
         Rejection {
             code: self.code.clone().unwrap_or_else(|| "rejected".to_owned()),
-            message: self.message.clone(),
+            message: clip(&self.message),
         }
     }
 }
@@ -276,7 +277,7 @@ async fn location(gql: &Gql) -> Result<String, ChannelError> {
     struct Id {
         id: String,
     }
-    if let Some(known) = gql.shared().with_shop(gql.shop(), |s| s.location.clone()) {
+    if let Some(known) = gql.shared().with_shop(gql.key(), |s| s.location.clone()) {
         return Ok(known);
     }
     let data: Data = gql.run(&PRIMARY_LOCATION, json!({}), 3).await?;
@@ -291,7 +292,7 @@ async fn location(gql: &Gql) -> Result<String, ChannelError> {
             reason: "the shop has no active location to keep stock at".to_owned(),
         })?;
     gql.shared()
-        .with_shop(gql.shop(), |s| s.location = Some(id.clone()));
+        .with_shop(gql.key(), |s| s.location = Some(id.clone()));
     Ok(id)
 }
 

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::client::{Gql, Operation};
+use super::oauth;
 use crate::money;
 use crate::{
     ChannelError, ChannelOrder, ChannelProduct, Cursor, Money, OrderLine, OrderStatus, Page,
@@ -83,6 +84,41 @@ struct PageInfo {
     end_cursor: Option<String>,
 }
 
+/// Follow-up pages one product's variants or one order's lines may take (Shopify allows
+/// 2,048 variants: 21 pages of 100).
+const MAX_FOLLOW_UPS: usize = 100;
+
+/// The nodes of the pages after `after`, read with `page` until the last. A cursor seen
+/// before or more than [`MAX_FOLLOW_UPS`] pages mean the vendor's paging is broken: that is
+/// a protocol error, not a reason to loop for ever.
+async fn follow_up<T, F, Fut>(
+    mut after: Option<String>,
+    mut page: F,
+) -> Result<Vec<T>, ChannelError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), ChannelError>>,
+{
+    let mut seen = std::collections::HashSet::new();
+    let mut nodes = Vec::new();
+    while let Some(cursor) = after {
+        if seen.len() == MAX_FOLLOW_UPS {
+            return Err(ChannelError::protocol(format!(
+                "Shopify's paging did not end after {MAX_FOLLOW_UPS} pages"
+            )));
+        }
+        if !seen.insert(cursor.clone()) {
+            return Err(ChannelError::protocol(
+                "Shopify's paging returned a cursor it had returned before",
+            ));
+        }
+        let (more, next) = page(cursor).await?;
+        nodes.extend(more);
+        after = next;
+    }
+    Ok(nodes)
+}
+
 impl PageInfo {
     fn next(&self) -> Option<String> {
         self.end_cursor.clone().filter(|_| self.has_next_page)
@@ -99,17 +135,32 @@ struct Id {
     id: String,
 }
 
-/// `shop { name }`: the cheapest call that proves the token.
+/// The shop's name, once the token has proved to work and to hold every scope the cockpit
+/// needs ([`ChannelError::MissingScope`] names the ones it lacks).
 pub(crate) async fn shop_name(gql: &Gql) -> Result<String, ChannelError> {
     #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
     struct Data {
         shop: Name,
+        current_app_installation: Installation,
     }
     #[derive(Deserialize)]
     struct Name {
         name: String,
     }
-    let data: Data = gql.run(&SHOP, json!({}), 1).await?;
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Installation {
+        access_scopes: Vec<Scope>,
+    }
+    #[derive(Deserialize)]
+    struct Scope {
+        handle: String,
+    }
+    // The shop and the installation 1 each, the scopes (a list, not a connection) 1.
+    let data: Data = gql.run(&SHOP, json!({}), 3).await?;
+    let scopes = &data.current_app_installation.access_scopes;
+    oauth::require_scopes(scopes.iter().map(|s| s.handle.as_str()))?;
     Ok(data.shop.name)
 }
 
@@ -186,13 +237,9 @@ pub(crate) async fn products_page(
     let currency = data.shop.currency_code;
     let mut items = Vec::new();
     for mut product in data.products.nodes {
-        let mut after = product.variants.page_info.next();
         let mut variants = std::mem::take(&mut product.variants.nodes);
-        while let Some(cursor) = after {
-            let (more, next) = more_variants(gql, &product.id, cursor).await?;
-            variants.extend(more);
-            after = next;
-        }
+        let first = product.variants.page_info.next();
+        variants.extend(follow_up(first, |c| more_variants(gql, &product.id, c)).await?);
         for variant in variants {
             items.push(channel_product(&product, variant, &currency)?);
         }
@@ -349,13 +396,9 @@ pub(crate) async fn orders_page(
         .await?;
     let mut items = Vec::with_capacity(data.orders.nodes.len());
     for mut order in data.orders.nodes {
-        let mut after = order.line_items.page_info.next();
         let mut lines = std::mem::take(&mut order.line_items.nodes);
-        while let Some(cursor) = after {
-            let (more, next) = more_lines(gql, &order.id, cursor).await?;
-            lines.extend(more);
-            after = next;
-        }
+        let first = order.line_items.page_info.next();
+        lines.extend(follow_up(first, |c| more_lines(gql, &order.id, c)).await?);
         items.push(channel_order(order, lines)?);
     }
     Ok(Page {
@@ -452,6 +495,66 @@ fn order_status(order: &Order) -> OrderStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pages of one node each, the next cursor as `next` says after `cursor`.
+    async fn paged(
+        calls: &std::cell::Cell<usize>,
+        cursor: String,
+        next: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Vec<String>, Option<String>), ChannelError> {
+        calls.set(calls.get() + 1);
+        let after = next(&cursor);
+        Ok((vec![cursor], after))
+    }
+
+    #[tokio::test]
+    async fn follow_up_reads_to_the_last_page() {
+        let calls = std::cell::Cell::new(0);
+        let next =
+            |c: &str| (c != "c3").then(|| format!("c{}", &c[1..].parse::<u32>().unwrap() + 1));
+        let nodes = follow_up(Some("c1".into()), |c| paged(&calls, c, next))
+            .await
+            .unwrap();
+        assert_eq!(nodes, ["c1", "c2", "c3"]);
+        assert!(follow_up::<String, _, _>(None, |c| paged(&calls, c, next))
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn follow_up_stops_when_the_cursor_repeats() {
+        let calls = std::cell::Cell::new(0);
+        // The vendor answers every page with the cursor it was asked for.
+        let result = follow_up(Some("same".into()), |c| {
+            paged(&calls, c, |c| Some(c.to_owned()))
+        })
+        .await;
+        assert!(
+            matches!(result, Err(ChannelError::Protocol { .. })),
+            "{result:?}"
+        );
+        assert_eq!(calls.get(), 1);
+        // A cycle of two.
+        let calls = std::cell::Cell::new(0);
+        let flip = |c: &str| Some(if c == "a" { "b" } else { "a" }.to_owned());
+        let result = follow_up(Some("a".into()), |c| paged(&calls, c, flip)).await;
+        assert!(matches!(result, Err(ChannelError::Protocol { .. })));
+        assert_eq!(calls.get(), 2);
+    }
+
+    #[tokio::test]
+    async fn follow_up_gives_up_after_the_cap() {
+        let calls = std::cell::Cell::new(0);
+        // Fresh cursors for ever.
+        let endless = |c: &str| Some(format!("{c}+"));
+        let result = follow_up(Some("c".into()), |c| paged(&calls, c, endless)).await;
+        assert!(
+            matches!(result, Err(ChannelError::Protocol { .. })),
+            "{result:?}"
+        );
+        assert_eq!(calls.get(), MAX_FOLLOW_UPS);
+    }
 
     #[test]
     fn pages_stay_under_the_query_ceiling() {

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::client::{Gql, Operation};
+use crate::error::clip;
 use crate::ChannelError;
 
 const SUBSCRIPTIONS: Operation = Operation {
@@ -84,7 +85,7 @@ pub(crate) async fn register(gql: &Gql, callback_url: &str) -> Result<(), Channe
         {
             return Err(ChannelError::Rejected {
                 item: format!("the {topic} webhook"),
-                reason: error.message.clone(),
+                reason: clip(&error.message),
             });
         }
     }

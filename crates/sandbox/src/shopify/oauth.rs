@@ -13,9 +13,11 @@ use rand::Rng;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use sm_connectors::shopify::oauth::{callback_hmac, is_shop_domain, App};
+use sm_connectors::shopify::oauth::{callback_hmac, is_shop_domain, App, SCOPES};
 use subtle::ConstantTimeEq;
 
+use super::execute::Out;
+use super::resolve::{gid, Ctx, Obj};
 use super::state::{with_state, PendingCode};
 use crate::faults::Vendor;
 use crate::Sandbox;
@@ -157,7 +159,12 @@ pub async fn access_token(
         // Single use: a presented code is gone whether or not it was still fresh.
         let position = state.codes.iter().position(|c| c.sha256 == presented)?;
         let pending = state.codes.remove(position);
-        (pending.expires > Utc::now()).then_some(pending.scope)
+        let fresh = pending.expires > Utc::now();
+        if fresh {
+            // One installation per (app, shop): a new install's scopes replace the old.
+            state.scopes = Some(pending.scope.clone());
+        }
+        fresh.then_some(pending.scope)
     });
     match granted {
         Some(scope) => Json(json!({
@@ -166,5 +173,37 @@ pub async fn access_token(
         }))
         .into_response(),
         None => token_error("The authorization code was not found or was already used"),
+    }
+}
+
+/// `currentAppInstallation`: the app's installation on the shop, with the scopes the
+/// merchant granted.
+pub fn app_installation(ctx: &Ctx<'_>) -> Obj {
+    let scopes =
+        with_state(&ctx.shop, |state| state.scopes.clone()).unwrap_or_else(|| SCOPES.to_owned());
+    let scopes = scopes
+        .split(',')
+        .map(str::trim)
+        .filter(|handle| !handle.is_empty())
+        .map(|handle| Obj::Bag {
+            type_name: "AccessScope",
+            fields: vec![
+                ("handle", Out::Leaf(json!(handle))),
+                (
+                    "description",
+                    Out::Leaf(json!(format!(
+                        "Allows the app to {}.",
+                        handle.replace('_', " ")
+                    ))),
+                ),
+            ],
+        })
+        .collect();
+    Obj::Bag {
+        type_name: "AppInstallation",
+        fields: vec![
+            ("id", Out::Leaf(json!(gid("AppInstallation", 1)))),
+            ("accessScopes", Out::List(scopes)),
+        ],
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value as Json};
 use super::execute::Out;
 use super::query::Kind;
 use super::state::Subscription;
-use super::{mutations, orders, products, webhooks};
+use super::{mutations, oauth, orders, products, webhooks};
 use crate::catalogue::SeedOrder;
 use crate::shops::{Product, Shop};
 use crate::Sandbox;
@@ -137,6 +137,7 @@ pub fn field(ctx: &mut Ctx<'_>, obj: &Obj, field: &str, args: &Args) -> Resolved
 fn query_root(ctx: &mut Ctx<'_>, field: &str, args: &Args) -> Resolved {
     match field {
         "shop" => Ok(Out::Object(Obj::Shop)),
+        "currentAppInstallation" => Ok(Out::Object(oauth::app_installation(ctx))),
         "products" => products::products(ctx, args),
         "product" => Ok(products::by_gid(ctx, str_arg(args, "id"), "Product")
             .map_or(Out::Null, |p| Out::Object(Obj::Product(p)))),

@@ -107,6 +107,7 @@ const TYPES: &[TypeDef] = &[
         "QueryRoot",
         &[
             f("shop", "Shop!"),
+            f("currentAppInstallation", "AppInstallation!"),
             fa("products", "ProductConnection!", PRODUCTS_ARGS),
             fa("product", "Product", ID_ARG),
             fa("productVariant", "ProductVariant", ID_ARG),
@@ -152,6 +153,14 @@ const TYPES: &[TypeDef] = &[
                 ID_ARG,
             ),
         ],
+    ),
+    t(
+        "AppInstallation",
+        &[f("id", "ID!"), f("accessScopes", "[AccessScope!]!")],
+    ),
+    t(
+        "AccessScope",
+        &[f("handle", "String!"), f("description", "String!")],
     ),
     t(
         "Shop",

@@ -1,5 +1,5 @@
 //! What the Shopify stand-in keeps per shop beside the catalogue: the cost bucket, the
-//! throttle counter, webhook subscriptions and pending OAuth codes, in the shop's vendor
+//! throttle counter, webhook subscriptions, pending OAuth codes and granted scopes, in the shop's vendor
 //! slot ([`Shop::with_extra`]).
 
 use chrono::{DateTime, Utc};
@@ -17,6 +17,9 @@ pub struct ShopifyState {
     pub last_subscription: u64,
     /// Authorization codes not yet exchanged, by their SHA-256 (the codes are secrets).
     pub codes: Vec<PendingCode>,
+    /// The scopes granted by the last install, comma-separated as in the token answer;
+    /// `None` until one: the sandbox's preset tokens have all the cockpit asks for.
+    pub scopes: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]

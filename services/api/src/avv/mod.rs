@@ -5,6 +5,12 @@ pub mod pdf;
 
 use sha2::{Digest, Sha256};
 pub use sm_domain::Language;
+use sm_http::ApiError;
+use uuid::Uuid;
+
+use crate::db;
+use crate::error::Result;
+use crate::state::AppState;
 
 /// The version merchants must have signed to connect shops.
 pub const CURRENT: &str = "2026-11";
@@ -26,6 +32,19 @@ pub fn text(version: &str, language: Language) -> Option<&'static str> {
             Language::De => *de,
             Language::En => *en,
         })
+}
+
+/// 403 `avv_signature_required` unless the user signed the current AVV: no shop is connected
+/// before.
+pub async fn require_signed(state: &AppState, user_id: Uuid) -> Result<()> {
+    if db::avv::find(&state.db, user_id, CURRENT).await?.is_none() {
+        return Err(ApiError::forbidden(
+            "avv_signature_required",
+            "Sign the current data-processing agreement (AVV) before connecting shops.",
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Hex SHA-256 of the exact bytes of a text: what a signature commits to.

@@ -11,14 +11,19 @@ pub struct Event<'a> {
     pub sandbox: bool,
     pub topic: &'a str,
     pub event_id: &'a str,
+    /// Hex SHA-256 of the topic and the raw body.
+    pub body_sha256: &'a str,
     pub payload: &'a serde_json::Value,
 }
 
-/// Records the event once for every connection to its account; a repeated delivery adds
-/// nothing. Returns the ids of the connections it was new for.
+/// Records the event once for every connection made through the app install into its
+/// account (only the shop's approval entitles an account to the shop's events); a repeated
+/// delivery (same event id) or a replayed body (same topic and body) adds nothing. Returns
+/// the ids of the connections it was new for.
 pub async fn record(db: &mut PgConnection, event: &Event<'_>) -> sqlx::Result<Vec<Uuid>> {
     let targets = sqlx::query(
-        "SELECT id, user_id FROM connections WHERE platform = $1 AND account_ref = $2 AND sandbox = $3",
+        "SELECT id, user_id FROM connections
+          WHERE platform = $1 AND account_ref = $2 AND sandbox = $3 AND via_app",
     )
     .bind(event.platform)
     .bind(event.account_ref)
@@ -30,8 +35,8 @@ pub async fn record(db: &mut PgConnection, event: &Event<'_>) -> sqlx::Result<Ve
         let connection_id: Uuid = target.try_get("id")?;
         let user_id: Uuid = target.try_get("user_id")?;
         let inserted = sqlx::query(
-            "INSERT INTO channel_events (id, user_id, connection_id, platform, topic, event_id, payload)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (connection_id, event_id) DO NOTHING",
+            "INSERT INTO channel_events (id, user_id, connection_id, platform, topic, event_id, body_sha256, payload)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         )
         .bind(Uuid::now_v7())
         .bind(user_id)
@@ -39,6 +44,7 @@ pub async fn record(db: &mut PgConnection, event: &Event<'_>) -> sqlx::Result<Ve
         .bind(event.platform)
         .bind(event.topic)
         .bind(event.event_id)
+        .bind(event.body_sha256)
         .bind(event.payload)
         .execute(&mut *db)
         .await?;
@@ -49,14 +55,15 @@ pub async fn record(db: &mut PgConnection, event: &Event<'_>) -> sqlx::Result<Ve
     Ok(new)
 }
 
-/// Marks connections whose app was uninstalled at the channel.
+/// Marks connections whose app was uninstalled at the channel (only those made through the
+/// app install: a pasted token is not the app's).
 pub async fn mark_uninstalled(db: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE connections
             SET status = 'error', last_error_code = 'app_uninstalled',
                 last_error = 'The ShopMarkets app was uninstalled from the shop; connect it again.',
                 updated_at = now()
-          WHERE id = ANY($1)",
+          WHERE id = ANY($1) AND via_app",
     )
     .bind(ids)
     .execute(db)

@@ -95,9 +95,12 @@ pub struct NewConnection<'a> {
     pub credentials_enc: &'a [u8],
     pub credentials_hint: &'a str,
     pub settings: &'a serde_json::Value,
-    /// Shop domain, seller id or client key.
-    pub account_ref: &'a str,
+    /// Shop domain, seller id or client key, once known to be the credentials' account
+    /// (the install flow); otherwise the first successful check sets it.
+    pub account_ref: Option<&'a str>,
     pub sandbox: bool,
+    /// Made through the Shopify app install: receives the shop's webhooks.
+    pub via_app: bool,
 }
 
 pub async fn insert(
@@ -106,8 +109,8 @@ pub async fn insert(
     c: &NewConnection<'_>,
 ) -> sqlx::Result<ConnectionRow> {
     sqlx::query_as(&format!(
-        "INSERT INTO connections (id, user_id, platform, shop_name, credentials_enc, credentials_hint, settings, account_ref, sandbox)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
+        "INSERT INTO connections (id, user_id, platform, shop_name, credentials_enc, credentials_hint, settings, account_ref, sandbox, via_app)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
     ))
     .bind(c.id)
     .bind(user_id)
@@ -118,11 +121,13 @@ pub async fn insert(
     .bind(c.settings)
     .bind(c.account_ref)
     .bind(c.sandbox)
+    .bind(c.via_app)
     .fetch_one(db)
     .await
 }
 
-/// New credentials for an existing connection (a repeated Shopify install).
+/// New credentials for an existing connection from a Shopify install (repeated, or for a
+/// shop first connected by token): from now on it receives the shop's webhooks.
 pub async fn replace_credentials(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
@@ -131,7 +136,7 @@ pub async fn replace_credentials(
     credentials_hint: &str,
 ) -> sqlx::Result<Option<ConnectionRow>> {
     sqlx::query_as(&format!(
-        "UPDATE connections SET credentials_enc = $3, credentials_hint = $4, updated_at = now()
+        "UPDATE connections SET credentials_enc = $3, credentials_hint = $4, via_app = true, updated_at = now()
           WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}"
     ))
     .bind(user_id)
@@ -148,25 +153,45 @@ pub struct Problem<'a> {
     pub message: &'a str,
 }
 
-/// Records the outcome of a credentials check: `active` without a problem, or `error`;
-/// and the account the credentials name (rows made before `account_ref` existed get it
-/// here). A
-/// paused connection stays paused (the merchant paused it); the outcome is still recorded.
+/// What a credentials check showed about the account the credentials name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Account<'a> {
+    /// The channel accepted the credentials for this account.
+    Confirmed(&'a str),
+    /// The channel refused the credentials: they prove no account.
+    Refused,
+    /// The check did not get that far (channel unavailable, throttled, …).
+    Unknown,
+}
+
+/// Records the outcome of a credentials check: `active` without a problem, or `error`. The
+/// account the credentials name is kept only once the channel accepted them, and forgotten
+/// when it refuses them; a connection made through the app install keeps the shop it was
+/// installed into. A paused connection stays paused (the merchant paused it); the outcome
+/// is still recorded.
 pub async fn record_check(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
     id: Uuid,
-    account_ref: &str,
+    account: Account<'_>,
     problem: Option<Problem<'_>>,
 ) -> sqlx::Result<Option<ConnectionRow>> {
     let (status, code, message) = match problem {
         None => ("active", None, None),
         Some(p) => ("error", Some(p.code), Some(p.message)),
     };
+    let (confirmed, refused) = match account {
+        Account::Confirmed(account_ref) => (Some(account_ref), false),
+        Account::Refused => (None, true),
+        Account::Unknown => (None, false),
+    };
     sqlx::query_as(&format!(
         "UPDATE connections
             SET status = CASE WHEN status = 'paused' THEN status ELSE $3 END,
-                last_error_code = $4, last_error = $5, account_ref = $6,
+                last_error_code = $4, last_error = $5,
+                account_ref = CASE WHEN via_app THEN account_ref
+                                   WHEN $7 THEN NULL
+                                   ELSE coalesce($6, account_ref) END,
                 last_checked_at = now(), updated_at = now()
           WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}"
     ))
@@ -175,7 +200,8 @@ pub async fn record_check(
     .bind(status)
     .bind(code)
     .bind(message)
-    .bind(account_ref)
+    .bind(confirmed)
+    .bind(refused)
     .fetch_optional(db)
     .await
 }

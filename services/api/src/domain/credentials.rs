@@ -8,10 +8,6 @@ use sm_connectors::{amazon, kaufland, shopify, ConnectionCredentials};
 use sm_domain::Platform;
 use sm_http::FieldError;
 
-/// Germany's Amazon marketplace.
-pub const AMAZON_DE_MARKETPLACE: &str = "A1PA6795UKMFR9";
-const KAUFLAND_STOREFRONTS: [&str; 7] = ["de", "at", "cz", "sk", "pl", "fr", "it"];
-
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "platform", rename_all = "lowercase")]
 pub enum Credentials {
@@ -27,7 +23,7 @@ pub enum Credentials {
         refresh_token: String,
         client_id: String,
         client_secret: String,
-        /// `eu`, `na` or `fe`.
+        /// `eu`, `na` or `fe`: the marketplace's region.
         region: String,
         marketplace_id: String,
     },
@@ -91,6 +87,33 @@ impl Checker {
     }
 }
 
+impl Checker {
+    /// Amazon serves a marketplace from one region's host only. Well-formed values that do
+    /// not belong together are refused here, not at the first call to Amazon.
+    fn marketplace_in_region(&mut self, marketplace_id: &str, of: Option<&str>, region: &str) {
+        let failed = |name| self.errors.iter().any(|e| e.field == name);
+        if failed("credentials.marketplace_id") || failed("credentials.region") {
+            return;
+        }
+        let error = match of {
+            None => FieldError::new(
+                "credentials.marketplace_id",
+                "unknown_marketplace",
+                format!("{marketplace_id} is not an Amazon marketplace this cockpit supports."),
+            ),
+            Some(of) if of != region => FieldError::new(
+                "credentials.region",
+                "region_mismatch",
+                format!(
+                    "Marketplace {marketplace_id} belongs to region {of}, not {region}; use {of}."
+                ),
+            ),
+            Some(_) => return,
+        };
+        self.errors.push(error);
+    }
+}
+
 fn is_hex(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -118,51 +141,62 @@ impl Credentials {
                     },
                 ),
             },
-            Platform::Amazon => Credentials::Amazon {
-                seller_id: c.field(
-                    "seller_id",
-                    &input.seller_id,
-                    "The seller id has 10 to 20 letters and digits.",
-                    |s| {
-                        (10..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
-                    },
-                ),
-                refresh_token: c.field(
-                    "refresh_token",
-                    &input.refresh_token,
-                    "Refresh tokens start with Atzr|.",
-                    |s| s.starts_with("Atzr|") && s.len() > 20,
-                ),
-                client_id: c.field(
-                    "client_id",
-                    &input.client_id,
-                    "Client ids start with amzn1.application-oa2-client.",
-                    |s| s.starts_with("amzn1.application-oa2-client."),
-                ),
-                client_secret: c.field(
-                    "client_secret",
-                    &input.client_secret,
-                    "Paste the client secret.",
-                    |s| s.len() >= 16,
-                ),
-                region: c.field(
-                    "region",
-                    &input.region.clone().or(Some("eu".into())),
-                    "Use eu, na or fe.",
-                    |s| ["eu", "na", "fe"].contains(&s),
-                ),
-                marketplace_id: c.field(
+            Platform::Amazon => {
+                let marketplace_id = c.field(
                     "marketplace_id",
                     &input
                         .marketplace_id
                         .clone()
-                        .or(Some(AMAZON_DE_MARKETPLACE.into())),
+                        .or(Some(amazon::GERMANY.into())),
                     "Marketplace ids have 10 to 14 letters and digits.",
                     |s| {
                         (10..=14).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
                     },
-                ),
-            },
+                );
+                let marketplace_region = amazon::marketplace_region(&marketplace_id);
+                let region = c.field(
+                    "region",
+                    // Omitted: the marketplace's own.
+                    &input
+                        .region
+                        .clone()
+                        .or(Some(marketplace_region.unwrap_or("eu").into())),
+                    "Use eu, na or fe.",
+                    |s| amazon::REGIONS.contains(&s),
+                );
+                c.marketplace_in_region(&marketplace_id, marketplace_region, &region);
+                Credentials::Amazon {
+                    seller_id: c.field(
+                        "seller_id",
+                        &input.seller_id,
+                        "The seller id has 10 to 20 letters and digits.",
+                        |s| {
+                            (10..=20).contains(&s.len())
+                                && s.bytes().all(|b| b.is_ascii_alphanumeric())
+                        },
+                    ),
+                    refresh_token: c.field(
+                        "refresh_token",
+                        &input.refresh_token,
+                        "Refresh tokens start with Atzr|.",
+                        |s| s.starts_with("Atzr|") && s.len() > 20,
+                    ),
+                    client_id: c.field(
+                        "client_id",
+                        &input.client_id,
+                        "Client ids start with amzn1.application-oa2-client.",
+                        |s| s.starts_with("amzn1.application-oa2-client."),
+                    ),
+                    client_secret: c.field(
+                        "client_secret",
+                        &input.client_secret,
+                        "Paste the client secret.",
+                        |s| s.len() >= 16,
+                    ),
+                    region,
+                    marketplace_id,
+                }
+            }
             Platform::Kaufland => Credentials::Kaufland {
                 client_key: c.field(
                     "client_key",
@@ -180,7 +214,7 @@ impl Credentials {
                     "storefront",
                     &input.storefront.clone().or(Some("de".into())),
                     "Use de, at, cz, sk, pl, fr or it.",
-                    |s| KAUFLAND_STOREFRONTS.contains(&s),
+                    |s| kaufland::STOREFRONTS.contains(&s),
                 ),
             },
         };
@@ -211,7 +245,7 @@ impl Credentials {
                     client_id,
                     client_secret: client_secret.expose_secret().to_owned(),
                     region: "eu".to_owned(),
-                    marketplace_id: AMAZON_DE_MARKETPLACE.to_owned(),
+                    marketplace_id: amazon::GERMANY.to_owned(),
                 }
             }
             Platform::Kaufland => {
@@ -349,11 +383,77 @@ mod tests {
                 region,
                 ..
             } => {
-                assert_eq!(marketplace_id, AMAZON_DE_MARKETPLACE);
+                assert_eq!(marketplace_id, amazon::GERMANY);
                 assert_eq!(region, "eu");
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn amazon_region_and_marketplace_belong_together() {
+        let amazon = |extra: serde_json::Value| {
+            let mut json = serde_json::json!({
+                "seller_id": "A2EXAMPLE1234", "refresh_token": "Atzr|IwEBIexampleexampleexample",
+                "client_id": "amzn1.application-oa2-client.abc123", "client_secret": "0123456789abcdef0123"
+            });
+            json.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            Credentials::parse(Platform::Amazon, &input(json))
+        };
+        let region = |c: Credentials| match c {
+            Credentials::Amazon { region, .. } => region,
+            other => panic!("{other:?}"),
+        };
+        for (marketplace, of) in [
+            ("A1PA6795UKMFR9", "eu"),
+            ("A1F83G8C2ARO7P", "eu"),
+            ("ATVPDKIKX0DER", "na"),
+            ("A1VC38T7YXB528", "fe"),
+        ] {
+            let given = amazon(serde_json::json!({ "marketplace_id": marketplace, "region": of }));
+            assert_eq!(region(given.unwrap()), of, "{marketplace}");
+            // Without a region, the marketplace's own.
+            let omitted = amazon(serde_json::json!({ "marketplace_id": marketplace }));
+            assert_eq!(region(omitted.unwrap()), of, "{marketplace}");
+        }
+        for (marketplace, region, field, code) in [
+            (
+                "A1PA6795UKMFR9",
+                "na",
+                "credentials.region",
+                "region_mismatch",
+            ),
+            (
+                "ATVPDKIKX0DER",
+                "eu",
+                "credentials.region",
+                "region_mismatch",
+            ),
+            (
+                "A1VC38T7YXB528",
+                "eu",
+                "credentials.region",
+                "region_mismatch",
+            ),
+            (
+                "A1PA6795UKMFR0",
+                "eu",
+                "credentials.marketplace_id",
+                "unknown_marketplace",
+            ),
+        ] {
+            let errors =
+                amazon(serde_json::json!({ "marketplace_id": marketplace, "region": region }))
+                    .unwrap_err();
+            assert_eq!(errors.len(), 1, "{marketplace} {region}");
+            assert_eq!((&*errors[0].field, &*errors[0].code), (field, code));
+        }
+        // A malformed region is reported once, as malformed.
+        let errors = amazon(serde_json::json!({ "region": "xx" })).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].code, "invalid_format");
     }
 
     #[test]

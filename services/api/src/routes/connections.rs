@@ -139,8 +139,10 @@ pub struct CreateConnection {
     )]
     pub shop_name: Option<String>,
     /// Shopify: shop_domain, access_token. Amazon: seller_id, refresh_token, client_id,
-    /// client_secret, region (eu), marketplace_id (A1PA6795UKMFR9). Kaufland: client_key,
-    /// secret_key, storefront (de). Required unless `sandbox`; refused with it.
+    /// client_secret, marketplace_id (A1PA6795UKMFR9), region (the marketplace's: eu, na or
+    /// fe; another is refused as `region_mismatch`, a marketplace not supported as
+    /// `unknown_marketplace`). Kaufland: client_key, secret_key, storefront (de). Required
+    /// unless `sandbox`; refused with it.
     pub credentials: Option<CredentialsInput>,
     /// A JSON object of at most 16 KiB.
     #[serde(default)]
@@ -164,9 +166,14 @@ pub async fn create(
     user: AuthUser,
     Json(req): Json<CreateConnection>,
 ) -> Result<(StatusCode, Json<ConnectionView>)> {
-    require_avv(&state, user.user_id).await?;
+    avv::require_signed(&state, user.user_id).await?;
     let sandbox = if req.sandbox {
-        Some(state.connectors.sandbox().ok_or_else(sandbox_unavailable)?)
+        Some(
+            state
+                .connectors
+                .sandbox()
+                .ok_or_else(channels::sandbox_unavailable)?,
+        )
     } else {
         None
     };
@@ -211,8 +218,10 @@ pub async fn create(
             credentials_enc: &channels::seal(&state, id, &credentials)?,
             credentials_hint: &credentials.hint(),
             settings: &settings,
-            account_ref: credentials.account_ref(),
+            // Known only once the channel accepts the credentials (the check below).
+            account_ref: None,
             sandbox: sandbox.is_some(),
+            via_app: false,
         },
     )
     .await?;
@@ -301,29 +310,6 @@ fn offer_name(platform: Platform) -> &'static str {
         Platform::Amazon => "Sandbox Amazon",
         Platform::Kaufland => "Sandbox Kaufland",
     }
-}
-
-/// 409 `sandbox_unavailable`.
-pub fn sandbox_unavailable() -> ApiError {
-    ApiError::conflict(
-        "sandbox_unavailable",
-        "This installation has no sandbox shops (SANDBOX_URL is not set).",
-    )
-}
-
-/// 403 `avv_signature_required` unless the user signed the current AVV.
-pub async fn require_avv(state: &AppState, user_id: Uuid) -> Result<()> {
-    if db::avv::find(&state.db, user_id, avv::CURRENT)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::forbidden(
-            "avv_signature_required",
-            "Sign the current data-processing agreement (AVV) before connecting shops.",
-        )
-        .into());
-    }
-    Ok(())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

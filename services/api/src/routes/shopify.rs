@@ -2,6 +2,8 @@
 //! admin, Shopify sends the browser back to the callback, the api trades the code for a
 //! token and connects the shop.
 
+use std::collections::HashSet;
+
 use axum::extract::{RawQuery, State};
 use axum::response::Redirect;
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -19,13 +21,13 @@ use sm_http::{ApiError, FieldError, Json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::channels;
+use crate::avv;
+use crate::channels::{self, sandbox_unavailable};
 use crate::db;
 use crate::db::connections::NewConnection;
 use crate::db::shopify_installs::Install;
 use crate::domain::credentials::Credentials;
 use crate::error::Result;
-use crate::routes::connections::{require_avv, sandbox_unavailable};
 use crate::state::AppState;
 
 /// How long a started install may take.
@@ -33,7 +35,8 @@ const INSTALL_TTL_MINUTES: i64 = 10;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct InstallRequest {
-    /// `your-shop.myshopify.com`; for the sandbox optional (a new sandbox shop).
+    /// `your-shop.myshopify.com`; refused with `sandbox` (every sandbox install gets a new
+    /// sandbox shop).
     #[schema(example = "mein-laden.myshopify.com")]
     pub shop_domain: Option<String>,
     /// Install into a sandbox shop of this installation instead of a real one.
@@ -58,34 +61,52 @@ pub struct InstallAnswer {
                 headers(("set-cookie" = String, description = "`sm_shopify_install_…`, HttpOnly, for the callback's path only"))),
               (status = 403, description = "avv_signature_required", body = sm_http::ErrorBody),
               (status = 409, description = "shopify_app_unavailable (SHOPIFY_API_KEY not set) or sandbox_unavailable", body = sm_http::ErrorBody),
-              (status = 422, description = "validation_failed: shop_domain", body = sm_http::ErrorBody)))]
+              (status = 422, description = "validation_failed: shop_domain missing or not a myshopify.com domain, or given with `sandbox` (`not_allowed`)", body = sm_http::ErrorBody)))]
 pub async fn install(
     State(state): State<AppState>,
     user: AuthUser,
     jar: CookieJar,
     Json(req): Json<InstallRequest>,
 ) -> Result<(CookieJar, Json<InstallAnswer>)> {
-    require_avv(&state, user.user_id).await?;
+    avv::require_signed(&state, user.user_id).await?;
     let app = app(&state, req.sandbox)?;
-    let shop_domain = match (req.shop_domain.as_deref(), state.connectors.sandbox()) {
-        (None, Some(secret)) if req.sandbox => secret.shopify_shop(&Uuid::now_v7().to_string()),
-        (given, _) => {
-            let domain = given.unwrap_or_default().trim().to_ascii_lowercase();
-            if !oauth::is_shop_domain(&domain) {
-                return Err(FieldError::new(
-                    "shop_domain",
-                    "invalid_format",
-                    "Use your-shop.myshopify.com.",
-                )
-                .into());
-            }
-            domain
+    let shop_domain = if req.sandbox {
+        // The stand-in app approves any install, so a sandbox shop someone names could be
+        // another merchant's: every sandbox install gets a new shop instead.
+        if req.shop_domain.is_some() {
+            return Err(FieldError::new(
+                "shop_domain",
+                "not_allowed",
+                "A sandbox install always gets a new sandbox shop; leave shop_domain out.",
+            )
+            .into());
         }
+        let secret = state.connectors.sandbox().ok_or_else(sandbox_unavailable)?;
+        secret.shopify_shop(&Uuid::now_v7().to_string())
+    } else {
+        let domain = req
+            .shop_domain
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if !oauth::is_shop_domain(&domain) {
+            return Err(FieldError::new(
+                "shop_domain",
+                "invalid_format",
+                "Use your-shop.myshopify.com.",
+            )
+            .into());
+        }
+        domain
     };
-    let hosts = state
-        .connectors
-        .hosts(req.sandbox)
-        .map_err(|_| sandbox_unavailable())?;
+    // The merchant's browser opens the authorize URL: the sandbox as browsers reach it.
+    let hosts = state.links.for_browser(
+        state
+            .connectors
+            .hosts(req.sandbox)
+            .map_err(|_| sandbox_unavailable())?,
+    );
     let mut nonce = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
     let install_state = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(nonce);
@@ -116,7 +137,14 @@ pub async fn install(
                 &shop_domain,
                 &state.links.shopify_callback(),
                 &install_state,
-            ),
+            )
+            .map_err(|_| {
+                FieldError::new(
+                    "shop_domain",
+                    "invalid_format",
+                    "Use your-shop.myshopify.com.",
+                )
+            })?,
             shop_domain,
         }),
     ))
@@ -148,10 +176,10 @@ fn cookie_name(state_hash: &str) -> String {
 /// Where Shopify sends the merchant's browser after they approved the app (no bearer: the
 /// signed parameters and the single-use state authenticate it). A callback that is not
 /// genuine answers 400 and changes nothing: `invalid_query` (a parameter missing or
-/// repeated), `invalid_shop_domain`, `invalid_state` (unknown, expired, used, or started in
-/// another browser: the install's cookie is missing),
-/// `invalid_hmac` (not signed by Shopify for this app, or older than 10 minutes). A genuine
-/// one is used up and answers 303 to the dashboard's connections page:
+/// repeated, more than 16 parameters, or a query over 4 KiB), `invalid_shop_domain`,
+/// `invalid_state` (unknown, expired, used, or started in another browser: the install's
+/// cookie is missing), `invalid_hmac` (not signed by Shopify for this app, or older than
+/// 10 minutes). A genuine one is used up and answers 303 to the dashboard's connections page:
 /// `?connected={id}` when the shop is connected, its credentials checked and its webhooks
 /// registered; `?error={code}` (with `&connection={id}` once a connection exists) when the
 /// token exchange, the check or the webhook registration failed (a channel error code).
@@ -167,7 +195,7 @@ fn cookie_name(state_hash: &str) -> String {
     responses(
         (status = 303, description = "To the dashboard's connections page, with `connected` or `error`",
             headers(("location" = String, description = "The dashboard URL"))),
-        (status = 400, description = "invalid_query, invalid_shop_domain, invalid_state or invalid_hmac", body = sm_http::ErrorBody),
+        (status = 400, description = "invalid_query (a parameter missing or repeated, more than 16 parameters, or a query over 4 KiB), invalid_shop_domain, invalid_state or invalid_hmac", body = sm_http::ErrorBody),
         (status = 409, description = "shopify_app_unavailable or sandbox_unavailable: the installation changed since the install began", body = sm_http::ErrorBody),
     ))]
 pub async fn callback(
@@ -308,8 +336,10 @@ async fn connect(
                     credentials_enc: &channels::seal(state, id, &credentials)?,
                     credentials_hint: &credentials.hint(),
                     settings: &serde_json::json!({}),
-                    account_ref: shop,
+                    // The shop approved the install: its webhooks may reach this connection.
+                    account_ref: Some(shop),
                     sandbox: install.sandbox,
+                    via_app: true,
                 },
             )
             .await?;
@@ -370,19 +400,35 @@ fn app(state: &AppState, sandbox: bool) -> Result<oauth::App, ApiError> {
     })
 }
 
+/// Longest callback query, in bytes; Shopify's are a few hundred.
+const MAX_QUERY_BYTES: usize = 4 * 1024;
+/// Most callback parameters; Shopify sends six.
+const MAX_QUERY_PARAMS: usize = 16;
+
 /// The query's pairs, decoded; a repeated name is refused (the signature would not say
-/// which one counts).
+/// which one counts), and so is a query over 4 KiB or with more than 16 parameters.
 fn query_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "The callback's query is longer than 4 KiB.",
+        ));
+    }
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
-    for (i, (name, _)) in pairs.iter().enumerate() {
-        if pairs[..i].iter().any(|(earlier, _)| earlier == name) {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("`{name}` is given twice."),
-            ));
-        }
+    if pairs.len() > MAX_QUERY_PARAMS {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "The callback has more than 16 parameters.",
+        ));
+    }
+    let mut seen = HashSet::with_capacity(pairs.len());
+    if let Some((name, _)) = pairs.iter().find(|(name, _)| !seen.insert(name.as_str())) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("`{name}` is given twice."),
+        ));
     }
     Ok(pairs)
 }

@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use http::{HeaderMap, StatusCode};
+use sha2::{Digest, Sha256};
 use sm_connectors::shopify::oauth;
 use sm_domain::Platform;
 use sm_http::ApiError;
@@ -19,10 +20,13 @@ pub const WEBHOOK_LIMIT_BYTES: usize = 1024 * 1024;
 
 /// Receives a Shopify webhook (no bearer: the body is signed with the app's secret). The
 /// signature decides whether it comes from a real shop (the ShopMarkets app) or a sandbox
-/// shop (the sandbox's stand-in app). The event is recorded once for every connection to
-/// the shop; a repeated delivery (same `X-Shopify-Webhook-Id`) and a shop nobody connected
-/// are acknowledged without recording anything. `app/uninstalled` also puts the shop's
-/// connections in `error` with `app_uninstalled`.
+/// shop (the sandbox's stand-in app). The event is recorded once for every connection made
+/// by installing the app into the shop (a connection by access token gets none); a repeated
+/// delivery (same `X-Shopify-Webhook-Id`), a replayed body (same topic and body under
+/// another id) and a shop nobody installed into are acknowledged without recording
+/// anything. `app/uninstalled` also puts those connections in `error` with
+/// `app_uninstalled`; its body must name the shop of `X-Shopify-Shop-Domain` (the signature
+/// covers the body only).
 #[utoipa::path(post, path = "/api/webhooks/shopify", tag = "shopify", security(()),
     params(
         ("X-Shopify-Hmac-Sha256" = String, Header, description = "base64 HMAC-SHA256 of the raw body with the app's secret."),
@@ -32,8 +36,8 @@ pub const WEBHOOK_LIMIT_BYTES: usize = 1024 * 1024;
     ),
     request_body(content = Object, content_type = "application/json", description = "The event, as Shopify sends it; at most 1 MiB."),
     responses(
-        (status = 200, description = "Received (or already received, or for a shop nobody connected)"),
-        (status = 400, description = "missing_header (a Shopify header missing), malformed_json or unreadable_body", body = sm_http::ErrorBody),
+        (status = 200, description = "Received (or already received, or for a shop nobody installed the app into)"),
+        (status = 400, description = "missing_header (a Shopify header missing), malformed_json, unreadable_body, or shop_mismatch (an app/uninstalled body naming another shop than X-Shopify-Shop-Domain)", body = sm_http::ErrorBody),
         (status = 401, description = "invalid_signature: not signed with the app's secret", body = sm_http::ErrorBody),
         (status = 413, description = "payload_too_large", body = sm_http::ErrorBody),
     ))]
@@ -78,6 +82,20 @@ pub async fn shopify(
     );
     let payload: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|_| ApiError::bad_request("malformed_json", "The webhook body is not JSON."))?;
+    if topic == "app/uninstalled" && !names_shop(&payload, shop) {
+        return Err(ApiError::bad_request(
+            "shop_mismatch",
+            "The app/uninstalled body does not name the shop of X-Shopify-Shop-Domain.",
+        )
+        .into());
+    }
+    let body_sha256 = hex::encode(
+        Sha256::new()
+            .chain_update(topic.as_bytes())
+            .chain_update([0])
+            .chain_update(&body)
+            .finalize(),
+    );
     let mut tx = state.db.begin().await?;
     let new = db::channel_events::record(
         &mut tx,
@@ -87,6 +105,7 @@ pub async fn shopify(
             sandbox,
             topic,
             event_id,
+            body_sha256: &body_sha256,
             payload: &payload,
         },
     )
@@ -103,6 +122,17 @@ pub async fn shopify(
         "Shopify webhook received"
     );
     Ok(StatusCode::OK)
+}
+
+/// True when an `app/uninstalled` body (the shop) is about `shop`: its `myshopify_domain`,
+/// or its `domain` when it has none. The headers are not signed, so a signed body from one
+/// shop must not uninstall another.
+fn names_shop(payload: &serde_json::Value, shop: &str) -> bool {
+    payload
+        .get("myshopify_domain")
+        .or_else(|| payload.get("domain"))
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|named| named.eq_ignore_ascii_case(shop))
 }
 
 /// A header's value, if it is present, visible ASCII, not empty and at most 255 bytes.
