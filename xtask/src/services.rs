@@ -21,7 +21,7 @@ pub const SERVICES: &[Service] = &[
         bin: "sandbox",
         port: 3010,
         database: None,
-        env: &[],
+        env: &[("SANDBOX_FAULTS", "true")],
         openapi: false,
     },
     Service {

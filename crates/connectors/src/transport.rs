@@ -75,21 +75,30 @@ impl Transport {
 
     /// Sends the request `build` makes (called again for every attempt, so signatures and
     /// timestamps are fresh) until the answer is neither 429 nor 5xx. Timeouts and broken
-    /// connections count as 5xx. When the retries run out the last failure comes back as
-    /// [`ChannelError::RateLimited`] or [`ChannelError::Unavailable`].
+    /// connections count as 5xx. A host that cannot be reached at all (DNS, refused
+    /// connection) is tried once more only: a merchant waiting on a connection check should
+    /// not sit through the whole backoff for a host that is not there. When the retries run
+    /// out the last failure comes back as [`ChannelError::RateLimited`] or
+    /// [`ChannelError::Unavailable`].
     pub async fn send(
         &self,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ChannelError> {
         let mut delays = self.backoff();
+        let mut unreachable_before = false;
         loop {
+            let mut unreachable = false;
             let failure = match build(&self.client).send().await {
                 Ok(response) if is_transient(response.status()) => Failure::from(response),
                 Ok(response) => return Ok(response),
-                Err(e) => Failure::Transport(describe(e)),
+                Err(e) => {
+                    unreachable = e.is_connect();
+                    Failure::Transport(describe(e))
+                }
             };
             let wait = match (&failure, delays.next()) {
                 (_, None) => None,
+                _ if unreachable && unreachable_before => None,
                 (Failure::Status { retry_after, .. }, Some(delay)) => match retry_after {
                     Some(after) if *after > self.retry.max_retry_after => None,
                     Some(after) => Some((*after).max(delay)),
@@ -97,6 +106,7 @@ impl Transport {
                 },
                 (Failure::Transport(_), Some(delay)) => Some(delay),
             };
+            unreachable_before |= unreachable;
             match wait {
                 Some(wait) => {
                     tracing::debug!(?wait, failure = %failure.describe(), "channel call retried");
@@ -239,6 +249,37 @@ fn seconds_to_wait(seconds: f64) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_host_is_tried_twice_not_through_the_whole_backoff() {
+        // A port nothing listens on: the connection is refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let transport = Transport::new(
+            Duration::from_secs(5),
+            RetryPolicy {
+                max_retries: 4,
+                min_delay: Duration::from_secs(1),
+                max_delay: Duration::from_secs(20),
+                max_retry_after: Duration::from_secs(60),
+            },
+        );
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let started = std::time::Instant::now();
+        let result = transport
+            .send(|client| {
+                attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                client.get(format!("http://127.0.0.1:{port}/"))
+            })
+            .await;
+        assert!(matches!(result, Err(ChannelError::Unavailable { .. })));
+        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // The full backoff (1 + 2 + 4 + 8 s) would take 15 s or more.
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
 
     #[test]
     fn absurd_retry_after_values_neither_panic_nor_shorten_the_wait() {

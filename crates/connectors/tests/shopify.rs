@@ -502,7 +502,7 @@ async fn install_code(s: &Setup, scope: &str) -> String {
         &s.hosts,
         &s.app(),
         &s.shop,
-        "https://cockpit.example/cb",
+        "https://cockpit.example/api/shopify/callback",
         "n",
     )
     .unwrap();

@@ -33,6 +33,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
                         "The request body could not be read.",
                     ),
                 })?;
+        // Every request body of these APIs is a JSON object, but serde also reads a struct
+        // from an array of its fields in order (`[null, null]`), which no client means.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(if serde_json::from_slice::<IgnoredAny>(&bytes).is_err() {
+                malformed_json()
+            } else {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_body",
+                    "The request body must be a JSON object.",
+                )
+            });
+        }
         match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Json(value)),
             // serde stops at the first value of a wrong type, so a broken body such as

@@ -45,6 +45,10 @@ pub struct SandboxConfig {
     pub rate_scale: f64,
     /// How long a `timeout` fault holds the answer back.
     pub fault_delay: Duration,
+    /// Serves `POST`/`DELETE /_sandbox/faults`; off, the route answers 404. It has no
+    /// credentials and acts on every tenant, so it is for local use only (`cargo xtask
+    /// up`); in-process callers use [`Sandbox::faults`] either way.
+    pub fault_switch: bool,
     /// Where shoppers' browsers reach the sandbox (for image URLs); the request's Host
     /// when `None`.
     pub public_url: Option<Url>,
@@ -61,6 +65,7 @@ impl SandboxConfig {
             seed: 2026,
             rate_scale: 1.0,
             fault_delay: Duration::from_secs(60),
+            fault_switch: false,
             public_url: None,
         }
     }
@@ -128,9 +133,9 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// All three stand-ins, the fault switch and the product pictures.
+/// All three stand-ins, the fault switch (when enabled) and the product pictures.
 pub fn router(sandbox: Sandbox) -> Router {
-    Router::new()
+    let router = Router::new()
         .nest(
             "/shopify/{shop}",
             with_faults(shopify::router(), &sandbox, Vendor::Shopify),
@@ -143,12 +148,16 @@ pub fn router(sandbox: Sandbox) -> Router {
             "/kaufland/v2",
             with_faults(kaufland::router(), &sandbox, Vendor::Kaufland),
         )
-        .route("/_sandbox/faults", post(inject_faults).delete(clear_faults))
         // Nothing to wait for: ready as soon as it listens.
         .route("/health/live", get(|| async { StatusCode::NO_CONTENT }))
         .route("/health/ready", get(|| async { StatusCode::NO_CONTENT }))
-        .merge(images::router())
-        .with_state(sandbox)
+        .merge(images::router());
+    let router = if sandbox.config().fault_switch {
+        router.route("/_sandbox/faults", post(inject_faults).delete(clear_faults))
+    } else {
+        router
+    };
+    router.with_state(sandbox)
 }
 
 fn with_faults(router: Router<Sandbox>, sandbox: &Sandbox, vendor: Vendor) -> Router<Sandbox> {
@@ -202,15 +211,25 @@ fn one() -> usize {
     1
 }
 
-/// `POST /_sandbox/faults {"vendor": "shopify", "fault": "server_error", "times": 3}`
-async fn inject_faults(
-    State(sandbox): State<Sandbox>,
-    Json(req): Json<InjectFaults>,
-) -> impl IntoResponse {
-    sandbox
-        .faults()
-        .inject(req.vendor, req.fault, req.times.min(1_000));
-    StatusCode::NO_CONTENT
+/// `POST /_sandbox/faults {"vendor": "shopify", "fault": "server_error", "times": 3}`:
+/// 204, or 400 (nothing queued) when the vendor would have more than
+/// [`faults::MAX_QUEUED`] faults queued.
+async fn inject_faults(State(sandbox): State<Sandbox>, Json(req): Json<InjectFaults>) -> Response {
+    let faults = sandbox.faults();
+    if faults.inject(req.vendor, req.fault, req.times) {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let message = format!(
+        "At most {} faults may be queued per vendor; {} are queued for this one. \
+         Nothing was queued.",
+        faults::MAX_QUEUED,
+        faults.queued(req.vendor)
+    );
+    (
+        StatusCode::BAD_REQUEST,
+        Json(serde_json::json!({"error": message})),
+    )
+        .into_response()
 }
 
 async fn clear_faults(State(sandbox): State<Sandbox>) -> impl IntoResponse {
@@ -219,20 +238,25 @@ async fn clear_faults(State(sandbox): State<Sandbox>) -> impl IntoResponse {
 }
 
 /// A tenant's credentials for all three sandbox vendors, as JSON (secrets included: they
-/// open nothing but the sandbox).
-pub fn credentials(secret: &SandboxSecret, tenant: &str) -> serde_json::Value {
+/// open nothing but the sandbox), with the URLs to call at the sandbox serving at `base`.
+pub fn credentials(secret: &SandboxSecret, tenant: &str, base: &Url) -> serde_json::Value {
     use secrecy::ExposeSecret;
     let shop = secret.shopify_shop(tenant);
     let (api_key, api_secret) = secret.shopify_app();
     let seller = secret.amazon_seller(tenant);
     let (client_id, client_secret) = secret.amazon_app();
     let client_key = secret.kaufland_client_key(tenant);
+    let base = base.as_str().trim_end_matches('/');
     serde_json::json!({
         "shopify": {
             "shop_domain": shop,
             "access_token": secret.shopify_token(&shop),
             "api_key": api_key,
             "api_secret": api_secret.expose_secret(),
+            "graphql_url": format!(
+                "{base}/shopify/{shop}/admin/api/{}/graphql.json",
+                shopify::API_VERSION
+            ),
         },
         "amazon": {
             "seller_id": seller,
@@ -241,11 +265,14 @@ pub fn credentials(secret: &SandboxSecret, tenant: &str) -> serde_json::Value {
             "client_secret": client_secret.expose_secret(),
             "region": "eu",
             "marketplace_id": "A1PA6795UKMFR9",
+            "endpoint": format!("{base}/amazon"),
+            "token_url": format!("{base}/amazon/auth/o2/token"),
         },
         "kaufland": {
             "client_key": client_key,
             "secret_key": secret.kaufland_secret_key(&client_key).expose_secret(),
             "storefront": "de",
+            "base_url": format!("{base}/kaufland/v2"),
         },
     })
 }

@@ -237,6 +237,50 @@ async fn get_orders_checks_its_parameters_as_the_model_says() {
 }
 
 #[tokio::test]
+async fn order_dates_take_plain_iso_8601_forms_as_utc() {
+    let peer = peer(10, 60, 100.0).await;
+    let shop = peer.running.sandbox.shop(Vendor::Amazon, &peer.seller);
+    let day = shop.catalogue.order(30).updated_at.date_naive();
+    let ids = |body: &Value| -> Vec<Value> {
+        body["payload"]["Orders"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|o| o["AmazonOrderId"].clone())
+            .collect()
+    };
+    let rfc3339 = format!("{day}T00:00:00Z");
+    let (status, _, zoned) = peer
+        .get(
+            "/orders/v0/orders",
+            &[
+                ("MarketplaceIds", MARKETPLACE),
+                ("LastUpdatedAfter", &rfc3339),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{zoned}");
+    assert!(!ids(&zoned).is_empty());
+    for plain in [
+        day.to_string(),
+        format!("{day}T00:00:00"),
+        format!("{day}T00:00"),
+    ] {
+        let (status, _, body) = peer
+            .get(
+                "/orders/v0/orders",
+                &[
+                    ("MarketplaceIds", MARKETPLACE),
+                    ("LastUpdatedAfter", &plain),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{plain}: {body}");
+        assert_eq!(ids(&body), ids(&zoned), "{plain}");
+    }
+}
+
+#[tokio::test]
 async fn orders_page_by_next_token_without_gaps() {
     let peer = peer(50, 250, 100.0).await;
     let shop = peer.running.sandbox.shop(Vendor::Amazon, &peer.seller);

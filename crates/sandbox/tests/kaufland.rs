@@ -148,13 +148,96 @@ async fn stale_and_unsigned_requests_are_refused() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 401);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(problem_type(&body), "/problems/unauthorized");
+    assert_eq!(
+        problem_type(&body),
+        "/problems/missing-or-invalid-request-header"
+    );
 
     // Ping needs no credentials (and so proves none).
     let ping = reqwest::get(format!("{}/status/ping", seller.base))
         .await
         .unwrap();
     assert_eq!(ping.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn a_missing_or_malformed_shop_header_is_the_swaggers_header_problem() {
+    let running = sandbox().await;
+    let seller = seller(&running);
+    let url = format!("{}/units?storefront=de", seller.base);
+    let now = chrono::Utc::now().timestamp().to_string();
+    let sig = signature(
+        seller.secret.as_bytes(),
+        "GET",
+        &url,
+        b"",
+        now.parse().unwrap(),
+    );
+    let good = [
+        ("Shop-Client-Key", seller.key.as_str()),
+        ("Shop-Timestamp", now.as_str()),
+        ("Shop-Signature", sig.as_str()),
+    ];
+    let cases: [(&str, Option<&str>); 5] = [
+        ("Shop-Client-Key", None),
+        ("Shop-Client-Key", Some("not-a-key")),
+        ("Shop-Timestamp", None),
+        ("Shop-Timestamp", Some("yesterday")),
+        ("Shop-Signature", None),
+    ];
+    for (name, value) in cases {
+        let mut request = reqwest::Client::new().get(&url);
+        for (header, good_value) in good {
+            match (header == name, value) {
+                (false, _) => request = request.header(header, good_value),
+                (true, Some(value)) => request = request.header(header, value),
+                (true, None) => {}
+            }
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            (status, problem_type(&body)),
+            (401, "/problems/missing-or-invalid-request-header"),
+            "{name}: {value:?}"
+        );
+    }
+    let mut request = reqwest::Client::new().get(&url);
+    for (header, value) in good {
+        request = request.header(header, value);
+    }
+    assert_eq!(request.send().await.unwrap().status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn a_trailing_slash_reaches_the_same_resource_signed_as_sent() {
+    let running = sandbox().await;
+    let seller = seller(&running);
+    let (status, plain) = signed(&seller, "GET", "/units?storefront=de&limit=2", "").await;
+    assert_eq!(status, 200);
+    let (status, slashed) = signed(&seller, "GET", "/units/?storefront=de&limit=2", "").await;
+    assert_eq!(status, 200, "{slashed}");
+    assert_eq!(slashed, plain);
+    let unit = sm_sandbox::kaufland::unit_id(1);
+    let (status, body) = signed(&seller, "GET", &format!("/units/{unit}/?storefront=de"), "").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["id_unit"], json!(unit));
+
+    // Signed without the slash, sent with it: not the URI the client sent.
+    let (status, body) = send(
+        &seller,
+        "GET",
+        "/units/?storefront=de",
+        "",
+        ("/units?storefront=de", ""),
+        0,
+    )
+    .await;
+    assert_eq!(
+        (status, problem_type(&body)),
+        (401, "/problems/corrupted-signature")
+    );
 }
 
 #[tokio::test]

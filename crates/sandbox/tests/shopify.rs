@@ -562,63 +562,144 @@ async fn pushed_prices_and_stock_show_on_the_next_read() {
     assert_eq!(variant["inventoryQuantity"], json!(7));
 }
 
+const CALLBACK: &str = "https://cockpit.example/api/shopify/callback";
+
+impl Shop {
+    fn authorize_url(&self, client_id: &str, scope: &str, redirect_uri: &str) -> url::Url {
+        let mut url = url::Url::parse(&self.url("/admin/oauth/authorize")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("client_id", client_id)
+            .append_pair("scope", scope)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("state", "nonce-1");
+        url
+    }
+
+    /// Opens the authorize page as the app and returns the code the callback carries.
+    async fn approve(&self, scope: &str) -> String {
+        let url = self.authorize_url(&self.app().api_key, scope, CALLBACK);
+        let response = self.http.get(url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND);
+        let callback = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+        let code = callback.query_pairs().find(|(k, _)| k == "code").unwrap().1;
+        code.into_owned()
+    }
+
+    /// Trades `code` for a token with the app's real secret.
+    async fn exchange(&self, code: &str) -> (StatusCode, Value) {
+        use secrecy::ExposeSecret;
+        let app = self.app();
+        let response = self
+            .http
+            .post(self.url("/admin/oauth/access_token"))
+            .json(&json!({
+                "client_id": app.api_key,
+                "client_secret": app.api_secret.expose_secret(),
+                "code": code,
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
 #[tokio::test]
 async fn the_install_flow_signs_its_callback_and_codes_work_once() {
     let shop = Shop::start(config(5, 5, 1.0)).await;
     let app = shop.app();
-    let authorize = |client_id: &str| {
-        let mut url = url::Url::parse(&shop.url("/admin/oauth/authorize")).unwrap();
-        url.query_pairs_mut()
-            .append_pair("client_id", client_id)
-            .append_pair("scope", sm_connectors::shopify::oauth::SCOPES)
-            .append_pair("redirect_uri", "https://cockpit.example/shopify/callback")
-            .append_pair("state", "nonce-1");
-        url
-    };
+    let scopes = sm_connectors::shopify::oauth::SCOPES;
     let response = shop
         .http
-        .get(authorize("not-the-app"))
+        .get(shop.authorize_url("not-the-app", scopes, CALLBACK))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
-    let response = shop.http.get(authorize(&app.api_key)).send().await.unwrap();
+    let response = shop
+        .http
+        .get(shop.authorize_url(&app.api_key, scopes, CALLBACK))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
     let location = response.headers()["location"].to_str().unwrap();
     let callback = url::Url::parse(location).unwrap();
-    assert_eq!(callback.path(), "/shopify/callback");
+    assert_eq!(callback.path(), "/api/shopify/callback");
     let params: Vec<(String, String)> = callback.query_pairs().into_owned().collect();
     assert!(verify_callback(&app, &params, Utc::now().timestamp()));
     let param = |k: &str| params.iter().find(|(n, _)| n == k).unwrap().1.clone();
     assert_eq!(param("shop"), shop.domain);
     assert_eq!(param("state"), "nonce-1");
 
-    let exchange = |secret: String, code: String| {
-        shop.http
-            .post(shop.url("/admin/oauth/access_token"))
-            .json(&json!({"client_id": app.api_key, "client_secret": secret, "code": code}))
-            .send()
-    };
-    use secrecy::ExposeSecret;
-    let real_secret = app.api_secret.expose_secret().to_owned();
-    let response = exchange("shpss_wrong".into(), param("code")).await.unwrap();
+    let response = shop
+        .http
+        .post(shop.url("/admin/oauth/access_token"))
+        .json(&json!({"client_id": app.api_key, "client_secret": "shpss_wrong", "code": param("code")}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     // The wrong secret spent nothing: the code still works, once.
-    let response = exchange(real_secret.clone(), param("code")).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let grant: Value = response.json().await.unwrap();
+    let (status, grant) = shop.exchange(&param("code")).await;
+    assert_eq!(status, StatusCode::OK);
     let token = grant["access_token"].as_str().unwrap();
     assert!(shop
         .running
         .sandbox
         .secret()
         .shopify_token_valid(&shop.domain, token));
-    assert_eq!(grant["scope"], json!(sm_connectors::shopify::oauth::SCOPES));
-    let response = exchange(real_secret, param("code")).await.unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let body: Value = response.json().await.unwrap();
+    assert_eq!(grant["scope"], json!(scopes));
+    let (status, body) = shop.exchange(&param("code")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], json!("invalid_request"));
+}
+
+#[tokio::test]
+async fn authorize_redirects_only_to_the_apps_callback() {
+    let shop = Shop::start(config(5, 5, 1.0)).await;
+    let api_key = shop.app().api_key;
+    for redirect_uri in [
+        "https://evil.example/steal",
+        "https://cockpit.example/api/shopify/callback/extra",
+        "https://cockpit.example/shopify/callback",
+        "javascript:alert(1)//api/shopify/callback",
+        "/api/shopify/callback",
+        "",
+    ] {
+        let url = shop.authorize_url(&api_key, "read_products", redirect_uri);
+        let response = shop.http.get(url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{redirect_uri}");
+        assert!(response.headers().get("location").is_none());
+        let page = response.text().await.unwrap();
+        assert!(page.contains("redirect_uri"), "{page}");
+    }
+    // The api's callback on whichever host the api serves.
+    for redirect_uri in [CALLBACK, "http://localhost:3000/api/shopify/callback"] {
+        let url = shop.authorize_url(&api_key, "read_products", redirect_uri);
+        let response = shop.http.get(url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND, "{redirect_uri}");
+        let location = response.headers()["location"].to_str().unwrap();
+        assert!(location.starts_with(redirect_uri), "{location}");
+    }
+}
+
+#[tokio::test]
+async fn a_shop_keeps_at_most_the_newest_pending_codes() {
+    let shop = Shop::start(config(5, 5, 1.0)).await;
+    let max = shopify::MAX_PENDING_CODES;
+    let mut codes = Vec::new();
+    for _ in 0..=max {
+        codes.push(shop.approve("read_products").await);
+    }
+    let (status, _) = shop.exchange(&codes[0]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the oldest was dropped");
+    for code in [&codes[1], &codes[max]] {
+        let (status, _) = shop.exchange(code).await;
+        assert_eq!(status, StatusCode::OK);
+    }
 }
 
 const SCOPES_QUERY: &str = "{ currentAppInstallation { accessScopes { handle } } }";
@@ -646,32 +727,37 @@ async fn the_installation_answers_the_scopes_its_install_granted() {
         "the preset token has every scope"
     );
 
-    let app = shop.app();
-    let mut url = url::Url::parse(&shop.url("/admin/oauth/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", &app.api_key)
-        .append_pair("scope", "read_products,read_orders")
-        .append_pair("redirect_uri", "https://cockpit.example/shopify/callback")
-        .append_pair("state", "nonce-1");
-    let response = shop.http.get(url).send().await.unwrap();
-    let callback = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-    let code = callback.query_pairs().find(|(k, _)| k == "code").unwrap().1;
+    let code = shop.approve("read_products,read_orders").await;
     // Approving is not installing: the scopes change only once the code is exchanged.
     assert_eq!(granted(&shop).await, all);
-    use secrecy::ExposeSecret;
-    let response = shop
-        .http
-        .post(shop.url("/admin/oauth/access_token"))
-        .json(&json!({
-            "client_id": app.api_key,
-            "client_secret": app.api_secret.expose_secret(),
-            "code": code,
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let (status, grant) = shop.exchange(&code).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(grant["scope"], json!("read_products,read_orders"));
     assert_eq!(granted(&shop).await, ["read_products", "read_orders"]);
+}
+
+#[tokio::test]
+async fn a_later_install_adds_scopes_and_never_lowers_them() {
+    let shop = Shop::start(config(5, 5, 1.0)).await;
+    let first = shop.approve("read_products,read_orders").await;
+    let narrower = shop.approve("read_products").await;
+    let wider = shop.approve("read_products,write_inventory").await;
+    shop.exchange(&first).await;
+
+    let (status, grant) = shop.exchange(&narrower).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(grant["scope"], json!("read_products,read_orders"));
+    assert_eq!(granted(&shop).await, ["read_products", "read_orders"]);
+
+    let (_, grant) = shop.exchange(&wider).await;
+    assert_eq!(
+        grant["scope"],
+        json!("read_products,read_orders,write_inventory")
+    );
+    assert_eq!(
+        granted(&shop).await,
+        ["read_products", "read_orders", "write_inventory"]
+    );
 }
 
 const SUBSCRIBE: &str = r#"

@@ -50,6 +50,17 @@ pub fn sandbox_unavailable() -> ApiError {
     )
 }
 
+/// 409 `too_many_connections`: the merchant has the most connections one may have.
+pub fn too_many_connections() -> ApiError {
+    ApiError::conflict(
+        "too_many_connections",
+        format!(
+            "An account has at most {} shop connections; delete one to add another.",
+            db::connections::MAX_PER_USER
+        ),
+    )
+}
+
 /// When the channel calls of a request must be done: `CHANNEL_TIMEOUT_SECS` from now. A
 /// request making several calls (the Shopify callback) shares one deadline among them.
 pub fn deadline(state: &AppState) -> Instant {

@@ -76,21 +76,21 @@ pub struct ChannelArgs {
         hide_env_values = true
     )]
     pub sandbox_secret: Option<SecretString>,
-    /// Client id of the ShopMarkets app at Shopify (with SHOPIFY_API_SECRET); unset: no
-    /// Shopify install flow and no Shopify webhooks.
+    /// Client id of the ShopMarkets app at Shopify; needs SHOPIFY_API_SECRET. Unset: no
+    /// Shopify install flow (shops connect by access token).
     #[arg(
         long = "shopify-api-key",
         env = "SHOPIFY_API_KEY",
         requires = "shopify_api_secret"
     )]
     pub shopify_api_key: Option<String>,
-    /// Client secret of the ShopMarkets app at Shopify (with SHOPIFY_API_KEY); signs install
-    /// callbacks and webhooks.
+    /// Client secret of the ShopMarkets app at Shopify: signs its webhooks, and with
+    /// SHOPIFY_API_KEY its install callbacks. Alone it enables the webhook receiver; unset:
+    /// real shops' webhooks are refused (401).
     #[arg(
         long = "shopify-api-secret",
         env = "SHOPIFY_API_SECRET",
-        hide_env_values = true,
-        requires = "shopify_api_key"
+        hide_env_values = true
     )]
     pub shopify_api_secret: Option<SecretString>,
     /// The api's public base URL: Shopify redirects to `{it}/api/shopify/callback` and
@@ -143,26 +143,30 @@ impl ChannelArgs {
         }))
     }
 
-    /// The real ShopMarkets app at Shopify, if configured. An empty value counts as unset
-    /// (compose files pass `SHOPIFY_API_KEY=` when the operator has no app).
+    /// The real ShopMarkets app at Shopify, for the install flow: both halves set. An empty
+    /// value counts as unset (compose files pass `SHOPIFY_API_KEY=` when the operator has
+    /// no app); a key without a secret is refused.
     pub fn shopify_app(&self) -> Result<Option<oauth::App>, String> {
         let key = self
             .shopify_api_key
             .as_deref()
             .map(str::trim)
             .filter(|k| !k.is_empty());
-        let secret = self
-            .shopify_api_secret
-            .as_ref()
-            .filter(|s| !s.expose_secret().is_empty());
-        match (key, secret) {
+        match (key, self.shopify_secret()) {
             (Some(key), Some(secret)) => Ok(Some(oauth::App {
                 api_key: key.to_owned(),
-                api_secret: secret.clone(),
+                api_secret: secret,
             })),
-            (None, None) => Ok(None),
-            _ => Err("SHOPIFY_API_KEY and SHOPIFY_API_SECRET: set both or neither".to_owned()),
+            (Some(_), None) => Err("SHOPIFY_API_KEY: requires SHOPIFY_API_SECRET".to_owned()),
+            (None, _) => Ok(None),
         }
+    }
+
+    /// The app's secret, which signs the webhooks of real shops (empty counts as unset).
+    pub fn shopify_secret(&self) -> Option<SecretString> {
+        self.shopify_api_secret
+            .clone()
+            .filter(|s| !s.expose_secret().is_empty())
     }
 
     pub fn channel_timeout(&self) -> Duration {
@@ -195,21 +199,24 @@ mod tests {
     }
 
     #[test]
-    fn the_shopify_app_takes_both_halves_and_empty_is_unset() {
-        let app = channels(Some("key"), Some("hush")).shopify_app().unwrap();
-        assert_eq!(app.unwrap().api_key, "key");
-        assert!(channels(None, None).shopify_app().unwrap().is_none());
-        assert!(channels(Some(""), Some(""))
-            .shopify_app()
-            .unwrap()
-            .is_none());
-        for (key, secret) in [
-            (Some("key"), None),
-            (Some("key"), Some("")),
-            (None, Some("hush")),
-        ] {
+    fn the_install_flow_takes_both_halves_and_webhooks_the_secret_alone() {
+        let both = channels(Some("key"), Some("hush"));
+        assert_eq!(both.shopify_app().unwrap().unwrap().api_key, "key");
+        assert!(both.shopify_secret().is_some());
+        for (key, secret) in [(None, None), (Some(""), Some("")), (None, Some(""))] {
+            let args = channels(key, secret);
+            assert!(args.shopify_app().unwrap().is_none());
+            assert!(args.shopify_secret().is_none());
+        }
+        let secret_only = channels(None, Some("hush"));
+        assert!(secret_only.shopify_app().unwrap().is_none());
+        assert_eq!(
+            secret_only.shopify_secret().unwrap().expose_secret(),
+            "hush"
+        );
+        for (key, secret) in [(Some("key"), None), (Some("key"), Some(""))] {
             let e = channels(key, secret).shopify_app().unwrap_err();
-            assert!(e.contains("SHOPIFY_API_KEY"), "{e}");
+            assert!(e.contains("SHOPIFY_API_SECRET"), "{e}");
         }
     }
 

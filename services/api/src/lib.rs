@@ -54,6 +54,7 @@ pub fn state(config: &Config, db: PgPool) -> anyhow::Result<AppState> {
         time_zones: Default::default(),
         connectors: config.channels.connectors().map_err(anyhow::Error::msg)?,
         shopify_app: config.channels.shopify_app().map_err(anyhow::Error::msg)?,
+        shopify_secret: config.channels.shopify_secret(),
         channel_timeout: config.channels.channel_timeout(),
         links: Links {
             api: base_url("PUBLIC_API_URL", &config.channels.public_api_url)?,

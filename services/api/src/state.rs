@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use axum::extract::FromRef;
+use secrecy::SecretString;
 use sm_auth::SecurityClient;
 use sm_connectors::shopify::oauth;
 use sm_connectors::{Connectors, Hosts};
@@ -25,9 +26,12 @@ pub struct AppState {
     pub time_zones: db::analytics::TimeZones,
     /// Hands out a channel client per connection (vendor hosts, or the sandbox's).
     pub connectors: Connectors,
-    /// The ShopMarkets app at Shopify (`SHOPIFY_API_KEY`), when configured.
+    /// The ShopMarkets app at Shopify (`SHOPIFY_API_KEY`), when configured: the install flow.
     #[from_ref(skip)]
     pub shopify_app: Option<oauth::App>,
+    /// `SHOPIFY_API_SECRET`, when configured: verifies real shops' webhooks.
+    #[from_ref(skip)]
+    pub shopify_secret: Option<SecretString>,
     /// `CHANNEL_TIMEOUT_SECS`: bounds each channel call made while a request waits.
     #[from_ref(skip)]
     pub channel_timeout: Duration,

@@ -254,6 +254,18 @@ async fn without_a_sandbox_or_an_app_the_answers_say_so(db: PgPool) {
         count(&stack.db, "SELECT count(*) FROM connections").await,
         0
     );
+    // Without SHOPIFY_API_SECRET no real shop's webhook is genuine.
+    let res = deliver(
+        &stack,
+        "mein-laden.myshopify.com",
+        "orders/create",
+        "w-1",
+        WEBHOOK_BODY,
+        WEBHOOK_SIGNATURE,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(res).await, "invalid_signature");
 
     // The AVV comes first, sandbox or not.
     let bernd = stack.merchant("bernd@example.de").await;
@@ -839,7 +851,7 @@ async fn error_code_of(stack: &Stack, connection: Uuid) -> Option<String> {
 }
 
 #[sqlx::test(migrator = "api::MIGRATOR")]
-async fn webhooks_reach_only_connections_made_through_the_app(db: PgPool) {
+async fn webhooks_reach_only_connections_whose_shop_was_confirmed(db: PgPool) {
     let running = sandbox().await;
     let stack = stack_with_app(db, &running).await;
     let anna = stack.onboarded("anna@example.de").await;
@@ -854,10 +866,16 @@ async fn webhooks_reach_only_connections_made_through_the_app(db: PgPool) {
         .unwrap()
         .parse()
         .unwrap();
-    // Bernd has a connection naming her shop without the app (say, a token he typed in).
+    // Bernd has a connection naming her shop whose check never confirmed it (say, a token
+    // he typed in that the shop refused): it names no account.
     let bernds = stack
         .connection_fixture(&bernd, "shopify", "Annas Laden", &approval.shop, true)
         .await;
+    sqlx::query("UPDATE connections SET account_ref = NULL, status = 'error' WHERE id = $1")
+        .bind(bernds)
+        .execute(&stack.db)
+        .await
+        .unwrap();
 
     let sandbox_app = sandbox_secret().shopify_app().1;
     let order = r#"{"id":820982911946154508,"email":"kundin@example.de","total_price":"49.90"}"#;
@@ -1150,4 +1168,421 @@ async fn amazon_marketplaces_must_lie_in_the_region(db: PgPool) {
         count(&stack.db, "SELECT count(*) FROM connections").await,
         0
     );
+}
+
+/// The events `GET /api/connections/{id}/events` lists for `who`, as (topic, event_id).
+async fn listed_events(stack: &Stack, who: &SignedIn, id: Uuid, query: &str) -> Vec<Value> {
+    let res = stack
+        .get(
+            &who.access_token,
+            &format!("/api/connections/{id}/events{query}"),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+fn topics(events: &[Value]) -> Vec<(&str, &str)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e["topic"].as_str().unwrap(),
+                e["event_id"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn the_secret_alone_receives_webhooks_and_merchants_see_what_arrived(db: PgPool) {
+    let running = sandbox().await;
+    // The app's secret without its key: webhooks yes, the install flow no.
+    let stack = stack_with(db, &running, &["--shopify-api-secret", WEBHOOK_SECRET]).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let bernd = stack.onboarded("bernd@example.de").await;
+    let res = stack
+        .post(
+            &anna.access_token,
+            "/api/shopify/install",
+            json!({ "shop_domain": "mein-laden.myshopify.com" }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(res).await, "shopify_app_unavailable");
+
+    // A sandbox Shopify connection by token (no app install), confirmed by its check.
+    let res = stack
+        .post(
+            &anna.access_token,
+            "/api/connections",
+            json!({ "platform": "shopify", "sandbox": true }),
+        )
+        .await;
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(created["status"], "active", "{created}");
+    let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let shop = sandbox_secret().shopify_shop(&id.to_string());
+    let sandbox_app = sandbox_secret().shopify_app().1;
+    let order = r#"{"id":820982911946154508,"email":"kundin@example.de","total_price":"49.90"}"#;
+
+    // Forged: refused, nothing listed.
+    let forged = order.replace("49.90", "0.01");
+    let res = deliver(
+        &stack,
+        &shop,
+        "orders/create",
+        "w-1",
+        &forged,
+        &signed_by(&sandbox_app, order),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(listed_events(&stack, &anna, id, "").await.is_empty());
+
+    // Delivered twice: listed once, with what Shopify sent.
+    for _ in 0..2 {
+        let res = deliver(
+            &stack,
+            &shop,
+            "orders/create",
+            "w-1",
+            order,
+            &signed_by(&sandbox_app, order),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let events = listed_events(&stack, &anna, id, "").await;
+    assert_eq!(topics(&events), [("orders/create", "w-1")]);
+    assert_eq!(events[0]["payload"]["total_price"], "49.90");
+    assert!(events[0]["id"].is_string() && events[0]["received_at"].is_string());
+
+    // The app's uninstall is recorded, but a token connection is not the app's: it works on.
+    let body = json!({ "id": 1, "myshopify_domain": shop }).to_string();
+    let res = deliver(
+        &stack,
+        &shop,
+        "app/uninstalled",
+        "w-2",
+        &body,
+        &signed_by(&sandbox_app, &body),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let events = listed_events(&stack, &anna, id, "").await;
+    assert_eq!(
+        topics(&events),
+        [("app/uninstalled", "w-2"), ("orders/create", "w-1")]
+    );
+    assert_eq!(
+        topics(&listed_events(&stack, &anna, id, "?limit=1").await),
+        [("app/uninstalled", "w-2")]
+    );
+    assert_eq!(listed_events(&stack, &anna, id, "?limit=0").await.len(), 1);
+    assert_eq!(
+        listed_events(&stack, &anna, id, "?limit=500").await.len(),
+        2
+    );
+    let view: Value = stack
+        .get(&anna.access_token, &format!("/api/connections/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["status"], "active");
+    assert!(view["last_error_code"].is_null());
+
+    // Another merchant cannot see them, nor learn the connection exists.
+    let res = stack
+        .get(
+            &bernd.access_token,
+            &format!("/api/connections/{id}/events"),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = stack
+        .get(
+            &anna.access_token,
+            &format!("/api/connections/{id}/events?limit=viele"),
+        )
+        .await;
+    assert_eq!(error_code(res).await, "invalid_query");
+
+    // A real shop's webhook, signed with SHOPIFY_API_SECRET, reaches its confirmed token
+    // connection; one whose check failed (no account) gets nothing.
+    let real = "mein-laden.myshopify.com";
+    let confirmed = stack
+        .connection_fixture(&anna, "shopify", "Mein Laden", real, false)
+        .await;
+    let unverified = stack
+        .connection_fixture(&bernd, "shopify", "Mein Laden", real, false)
+        .await;
+    sqlx::query("UPDATE connections SET account_ref = NULL WHERE id = $1")
+        .bind(unverified)
+        .execute(&stack.db)
+        .await
+        .unwrap();
+    let res = deliver(
+        &stack,
+        real,
+        "orders/create",
+        "w-3",
+        WEBHOOK_BODY,
+        WEBHOOK_SIGNATURE,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        topics(&listed_events(&stack, &anna, confirmed, "").await),
+        [("orders/create", "w-3")]
+    );
+    assert!(listed_events(&stack, &bernd, unverified, "")
+        .await
+        .is_empty());
+    // The sandbox's signature does not pass for a real shop.
+    let res = deliver(
+        &stack,
+        real,
+        "orders/create",
+        "w-4",
+        order,
+        &signed_by(&sandbox_app, order),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(listed_events(&stack, &anna, confirmed, "").await.len(), 1);
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn the_events_route_is_documented(db: PgPool) {
+    let stack = Stack::spawn(db).await;
+    let doc: Value = stack
+        .http
+        .get(stack.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let op = &doc["paths"]["/api/connections/{id}/events"]["get"];
+    for status in ["200", "401", "404"] {
+        assert!(op["responses"][status].is_object(), "{status}: {op}");
+    }
+    let limit = op["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    // Out-of-range values are clamped, as on the other lists, so the schema sets no bounds.
+    assert_eq!(&limit["schema"]["default"], &json!(50));
+    let event = &doc["components"]["schemas"]["EventView"];
+    let mut required: Vec<&str> = event["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    required.sort_unstable();
+    assert_eq!(
+        required,
+        ["event_id", "id", "payload", "received_at", "topic"]
+    );
+
+    // The webhook receiver names the headers it needs and what their absence answers.
+    let webhook = &doc["paths"]["/api/webhooks/shopify"]["post"];
+    let description = webhook["description"].as_str().unwrap();
+    let params = webhook["parameters"].as_array().unwrap();
+    for name in [
+        "X-Shopify-Hmac-Sha256",
+        "X-Shopify-Topic",
+        "X-Shopify-Shop-Domain",
+        "X-Shopify-Webhook-Id",
+    ] {
+        let param = params.iter().find(|p| p["name"] == name).unwrap();
+        assert_eq!(
+            (&param["in"], &param["required"]),
+            (&json!("header"), &json!(true))
+        );
+        if name != "X-Shopify-Hmac-Sha256" {
+            assert!(description.contains(&format!("`{name}`")), "{name}");
+        }
+    }
+    assert!(
+        description.contains("400 `missing_header`"),
+        "{description}"
+    );
+    let bad_request = webhook["responses"]["400"]["description"].as_str().unwrap();
+    assert!(bad_request.contains("missing_header"), "{bad_request}");
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn signed_webhooks_without_their_headers_are_refused(db: PgPool) {
+    let stack = Stack::spawn_with(db, &["--shopify-api-secret", WEBHOOK_SECRET]).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let shop = "mein-laden.myshopify.com";
+    let id = stack
+        .connection_fixture(&anna, "shopify", "Mein Laden", shop, false)
+        .await;
+    for missing in [
+        "x-shopify-topic",
+        "x-shopify-shop-domain",
+        "x-shopify-webhook-id",
+    ] {
+        let mut request = stack
+            .http
+            .post(stack.url("/api/webhooks/shopify"))
+            .header("x-shopify-hmac-sha256", WEBHOOK_SIGNATURE);
+        for (name, value) in [
+            ("x-shopify-topic", "orders/create"),
+            ("x-shopify-shop-domain", shop),
+            ("x-shopify-webhook-id", "w-1"),
+        ] {
+            if name != missing {
+                request = request.header(name, value);
+            }
+        }
+        let res = request.body(WEBHOOK_BODY).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{missing}");
+        assert_eq!(error_code(res).await, "missing_header", "{missing}");
+    }
+    assert!(listed_events(&stack, &anna, id, "").await.is_empty());
+}
+
+/// Gives `who` connections (straight into the database) until they have `total`.
+async fn fill_connections(stack: &Stack, who: &SignedIn, total: i64) {
+    let user: Uuid = who.user_id.parse().unwrap();
+    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM connections WHERE user_id = $1")
+        .bind(user)
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    for i in have..total {
+        stack
+            .connection_fixture(who, "kaufland", &format!("Laden {i}"), "k", false)
+            .await;
+    }
+}
+
+async fn connections_of(stack: &Stack, who: &SignedIn) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM connections WHERE user_id = $1")
+        .bind(who.user_id.parse::<Uuid>().unwrap())
+        .fetch_one(&stack.db)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn a_merchant_has_at_most_100_connections(db: PgPool) {
+    let running = sandbox().await;
+    let stack = stack_with(db, &running, &SHOPIFY_SETTINGS).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let bernd = stack.onboarded("bernd@example.de").await;
+    fill_connections(&stack, &anna, 99).await;
+    let sandbox_shop = json!({ "platform": "shopify", "sandbox": true });
+    let res = stack
+        .post(&anna.access_token, "/api/connections", sandbox_shop.clone())
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    // The 101st is refused and not stored; others are not affected.
+    let res = stack
+        .post(&anna.access_token, "/api/connections", sandbox_shop.clone())
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(res).await, "too_many_connections");
+    assert_eq!(connections_of(&stack, &anna).await, 100);
+    let res = stack
+        .post(
+            &bernd.access_token,
+            "/api/connections",
+            sandbox_shop.clone(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    // An install that would add the 101st: refused at the callback, nothing stored, and
+    // it completes once a connection is gone.
+    let approval = approve(&stack, &anna.access_token, json!({ "sandbox": true })).await;
+    let res = callback(&stack, &approval.query, &approval.cookie).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(res).await, "too_many_connections");
+    assert_eq!(connections_of(&stack, &anna).await, 100);
+    let oldest = connections(&stack, &anna.access_token).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = stack
+        .delete(&anna.access_token, &format!("/api/connections/{oldest}"))
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = callback(&stack, &approval.query, &approval.cookie).await;
+    assert!(location(&res).contains("?connected="), "{}", location(&res));
+    assert_eq!(connections_of(&stack, &anna).await, 100);
+
+    // Concurrent creates cannot pass the cap together.
+    let res = stack
+        .delete(
+            &anna.access_token,
+            &format!(
+                "/api/connections/{}",
+                connections(&stack, &anna.access_token).await[0]["id"]
+                    .as_str()
+                    .unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let attempts =
+        (0..8).map(|_| stack.post(&anna.access_token, "/api/connections", sandbox_shop.clone()));
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .iter()
+        .map(reqwest::Response::status)
+        .collect();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(connections_of(&stack, &anna).await, 100);
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn a_merchant_has_at_most_20_pending_installs(db: PgPool) {
+    let running = sandbox().await;
+    let stack = stack_with(db, &running, &SHOPIFY_SETTINGS).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let bernd = stack.onboarded("bernd@example.de").await;
+    let bernds = approve(&stack, &bernd.access_token, json!({ "sandbox": true })).await;
+    let first = approve(&stack, &anna.access_token, json!({ "sandbox": true })).await;
+    let second = approve(&stack, &anna.access_token, json!({ "sandbox": true })).await;
+    for _ in 0..19 {
+        let res = stack
+            .post(
+                &anna.access_token,
+                "/api/shopify/install",
+                json!({ "sandbox": true }),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    // The 21st forgot Anna's oldest; Bernd's is untouched.
+    let pending = |user: &SignedIn| {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM shopify_installs WHERE user_id = $1")
+            .bind(user.user_id.parse::<Uuid>().unwrap())
+            .fetch_one(&stack.db)
+    };
+    assert_eq!(pending(&anna).await.unwrap(), 20);
+    assert_eq!(pending(&bernd).await.unwrap(), 1);
+    let res = callback(&stack, &first.query, &first.cookie).await;
+    assert_eq!(error_code(res).await, "invalid_state");
+    let res = callback(&stack, &second.query, &second.cookie).await;
+    assert!(location(&res).contains("?connected="), "{}", location(&res));
+    let res = callback(&stack, &bernds.query, &bernds.cookie).await;
+    assert!(location(&res).contains("?connected="), "{}", location(&res));
 }

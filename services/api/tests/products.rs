@@ -1086,10 +1086,16 @@ async fn currencies_are_iso_4217_and_broken_json_is_400(db: PgPool) {
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path} {body}");
         assert_eq!(error_code(res).await, "malformed_json", "{path} {body}");
     }
-    // Well-formed JSON of the wrong shape: 422 invalid_body.
+    // Well-formed JSON of the wrong shape: 422 invalid_body. An array is not read as a
+    // struct's fields in order.
     for (path, body) in [
         ("/api/products/bulk", r#"{"ids": [1, 2]}"#),
         ("/api/products", r#"{"sku": 5}"#),
+        ("/api/connections", "[null, null, null, null]"),
+        (
+            "/api/products/bulk",
+            r#"[["00000000-0000-0000-0000-000000000000"]]"#,
+        ),
     ] {
         let res = raw(path, body).await.unwrap();
         assert_eq!(error_code(res).await, "invalid_body", "{path} {body}");

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::MARKETPLACE;
 
@@ -57,9 +57,7 @@ impl Params {
     pub(super) fn date(&self, name: &str) -> Result<Option<DateTime<Utc>>, String> {
         self.get(name)
             .map(|v| {
-                DateTime::parse_from_rfc3339(v)
-                    .map(|d| d.with_timezone(&Utc))
-                    .map_err(|_| format!("'{name}' is not an ISO 8601 date-time: {v}"))
+                iso8601(v).ok_or_else(|| format!("'{name}' is not an ISO 8601 date-time: {v}"))
             })
             .transpose()
     }
@@ -88,6 +86,33 @@ impl Params {
     }
 }
 
+/// The ISO 8601 forms SP-API takes for a date-time: with a zone (`Z`, `+01:00`, `+0100`),
+/// without one (UTC), without seconds, or a plain date (its midnight, UTC).
+fn iso8601(value: &str) -> Option<DateTime<Utc>> {
+    const ZONED: [&str; 2] = ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z"];
+    const LOCAL: [&str; 2] = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"];
+    DateTime::parse_from_rfc3339(value)
+        .ok()
+        .or_else(|| {
+            ZONED
+                .iter()
+                .find_map(|format| DateTime::parse_from_str(value, format).ok())
+        })
+        .map(|d| d.with_timezone(&Utc))
+        .or_else(|| {
+            LOCAL
+                .iter()
+                .find_map(|format| NaiveDateTime::parse_from_str(value, format).ok())
+                .map(|d| d.and_utc())
+        })
+        .or_else(|| {
+            NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| d.and_utc())
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +128,46 @@ mod tests {
         assert!(p.date("After").unwrap().is_some());
         assert!(p.number("N", 1..=100, 100).is_err());
         assert_eq!(p.number("M", 1..=100, 100), Ok(100));
+    }
+
+    #[test]
+    fn dates_take_the_iso_8601_forms_sp_api_takes() {
+        let utc = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        for (given, meant) in [
+            ("2026-01-02T03:04:05Z", "2026-01-02T03:04:05Z"),
+            ("2026-01-02T03:04:05.250Z", "2026-01-02T03:04:05.250Z"),
+            ("2026-01-02T04:04:05+01:00", "2026-01-02T03:04:05Z"),
+            ("2026-01-02T04:04:05+0100", "2026-01-02T03:04:05Z"),
+            ("2026-01-02T03:04Z", "2026-01-02T03:04:00Z"),
+            ("2026-01-02T03:04:05", "2026-01-02T03:04:05Z"),
+            ("2026-01-02T03:04:05.5", "2026-01-02T03:04:05.5Z"),
+            ("2026-01-02T03:04", "2026-01-02T03:04:00Z"),
+            ("2026-01-02", "2026-01-02T00:00:00Z"),
+        ] {
+            assert_eq!(iso8601(given), Some(utc(meant)), "{given}");
+        }
+        for bad in [
+            "yesterday",
+            "2026-13-01",
+            "2026-01-02T25:00:00Z",
+            "02.01.2026",
+            "",
+        ] {
+            assert_eq!(iso8601(bad), None, "{bad}");
+        }
+        let p = Params::parse(Some(
+            "CreatedAfter=2026-01-01&LastUpdatedAfter=2026-01-01T00%3A00%3A00",
+        ));
+        assert_eq!(
+            p.date("CreatedAfter"),
+            Ok(Some(utc("2026-01-01T00:00:00Z")))
+        );
+        assert_eq!(
+            p.date("LastUpdatedAfter"),
+            Ok(Some(utc("2026-01-01T00:00:00Z")))
+        );
+        assert!(Params::parse(Some("CreatedAfter=soon"))
+            .date("CreatedAfter")
+            .is_err());
     }
 }

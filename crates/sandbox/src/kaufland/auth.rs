@@ -88,11 +88,11 @@ impl FromRequest<Sandbox> for Signed {
         let timestamp = header(headers, "shop-timestamp")?;
         let given = header(headers, "shop-signature")?;
         if client_key.len() != 32 || !client_key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Problem::unauthorized("Unknown Shop-Client-Key"));
+            return Err(Problem::bad_header("Invalid header shop-client-key"));
         }
         let timestamp: i64 = timestamp
             .parse()
-            .map_err(|_| Problem::unauthorized("Shop-Timestamp must be unix seconds"))?;
+            .map_err(|_| Problem::bad_header("Invalid header shop-timestamp: not unix seconds"))?;
         if (chrono::Utc::now().timestamp() - timestamp).abs() > TIMESTAMP_WINDOW_SECS {
             return Err(Problem::unauthorized(format!(
                 "Shop-Timestamp is more than {TIMESTAMP_WINDOW_SECS} seconds off"
@@ -142,7 +142,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, Problem> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| Problem::unauthorized(format!("Missing header {name}")))
+        .ok_or_else(|| Problem::bad_header(format!("Missing header {name}")))
 }
 
 /// `scheme://host[:port]` the client used: the Host header (the authority for HTTP/2),

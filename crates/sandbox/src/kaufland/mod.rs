@@ -14,7 +14,7 @@ mod units;
 use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use http::StatusCode;
@@ -32,15 +32,25 @@ use crate::shops::Shop;
 use crate::Sandbox;
 
 pub fn router() -> Router<Sandbox> {
-    Router::new()
-        .route("/status/ping", get(ping))
-        .route("/info/storefront", get(storefronts))
-        .route("/units", get(units::list))
-        .route("/units/{id_unit}", get(units::one).patch(units::patch))
-        .route("/orders", get(orders::list))
-        .route("/orders/{id_order}", get(orders::one))
-        .route("/order-units", get(orders::units))
-        .route("/order-units/{id_order_unit}", get(orders::unit))
+    let routes: [(&str, MethodRouter<Sandbox>); 8] = [
+        ("/status/ping", get(ping)),
+        ("/info/storefront", get(storefronts)),
+        ("/units", get(units::list)),
+        ("/units/{id_unit}", get(units::one).patch(units::patch)),
+        ("/orders", get(orders::list)),
+        ("/orders/{id_order}", get(orders::one)),
+        ("/order-units", get(orders::units)),
+        ("/order-units/{id_order_unit}", get(orders::unit)),
+    ];
+    // Each path also with a trailing slash, as Kaufland's published signing example sends
+    // `/v2/units/`; the signature stays over the URI as sent.
+    routes
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            router
+                .route(&format!("{path}/"), methods.clone())
+                .route(path, methods)
+        })
         .fallback(|| async { Problem::not_found("No such resource") })
 }
 

@@ -28,6 +28,15 @@ impl Problem {
         Problem::new(StatusCode::UNAUTHORIZED, "/problems/unauthorized", message)
     }
 
+    /// A `Shop-*` authentication header missing or not of its form.
+    pub fn bad_header(message: impl Into<String>) -> Self {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "/problems/missing-or-invalid-request-header",
+            message,
+        )
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Problem::new(StatusCode::BAD_REQUEST, "/problems/bad-request", message)
     }

@@ -24,6 +24,8 @@ use axum::{Json, Router};
 use http::StatusCode;
 use serde_json::json;
 
+pub use oauth::MAX_PENDING_CODES;
+
 use crate::faults::{Fault, Vendor};
 use crate::Sandbox;
 

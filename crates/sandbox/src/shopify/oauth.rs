@@ -1,6 +1,13 @@
 //! The public-app install flow. The sandbox has no consent screen: `authorize` approves at
 //! once and sends the browser back with a signed callback; `access_token` trades the code
 //! (single use, ten minutes, bound to its shop) for the shop's access token.
+//!
+//! Like Shopify, `authorize` sends the browser only to a redirect URI the app registered:
+//! the sandbox app is ShopMarkets, whose one callback is `/api/shopify/callback` (on
+//! whichever host the api serves, so any origin with that path). Granted scopes stay
+//! granted until the app is uninstalled or revokes them (Shopify's `AccessScope`: "The
+//! granted scopes remain active until the merchant uninstalls the app or revokes them"),
+//! so a later install adds to what an earlier one granted and never lowers it.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -24,6 +31,14 @@ use crate::Sandbox;
 
 /// How long an authorization code stays good.
 const CODE_LIFETIME_MINUTES: i64 = 10;
+/// Codes waiting for their exchange, per shop; beyond it the oldest is dropped, so opening
+/// the authorize page over and over cannot grow the shop's state.
+pub const MAX_PENDING_CODES: usize = 50;
+/// Longest `scope` parameter kept with a pending code (every Admin API scope together is
+/// shorter).
+const MAX_SCOPE_LEN: usize = 2_048;
+/// The path of the ShopMarkets app's registered redirect URI.
+const CALLBACK_PATH: &str = "/api/shopify/callback";
 
 fn app(sandbox: &Sandbox) -> App {
     let (api_key, api_secret) = sandbox.secret().shopify_app();
@@ -37,10 +52,10 @@ fn digest(code: &str) -> String {
     hex::encode(Sha256::digest(code.as_bytes()))
 }
 
-fn oauth_error_page(message: &str) -> Response {
+fn oauth_error_page(error: &str, message: &str) -> Response {
     (
         StatusCode::BAD_REQUEST,
-        format!("Oauth error invalid_request: {message}"),
+        format!("Oauth error {error}: {message}"),
     )
         .into_response()
 }
@@ -62,19 +77,27 @@ pub async fn authorize(
     };
     let app = app(&sandbox);
     if param("client_id") != Some(app.api_key.as_str()) {
-        return oauth_error_page("The client_id is not valid.");
+        return oauth_error_page("invalid_request", "The client_id is not valid.");
     }
     let redirect = param("redirect_uri")
         .and_then(|u| url::Url::parse(u).ok())
-        .filter(|u| matches!(u.scheme(), "http" | "https"));
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.path() == CALLBACK_PATH);
     let Some(mut redirect) = redirect else {
-        return oauth_error_page("The redirect_uri is missing or not whitelisted.");
+        return oauth_error_page(
+            "invalid_request",
+            "The redirect_uri is missing or not whitelisted.",
+        );
     };
-    let code = hex::encode(rand::thread_rng().gen::<[u8; 16]>());
     let scope = param("scope").unwrap_or_default().to_owned();
+    if scope.len() > MAX_SCOPE_LEN {
+        return oauth_error_page("invalid_scope", "The access scope is invalid.");
+    }
+    let code = hex::encode(rand::thread_rng().gen::<[u8; 16]>());
     with_state(&sandbox.shop(Vendor::Shopify, &shop), |state| {
         let now = Utc::now();
         state.codes.retain(|c| c.expires > now);
+        let excess = (state.codes.len() + 1).saturating_sub(MAX_PENDING_CODES);
+        state.codes.drain(..excess);
         state.codes.push(PendingCode {
             sha256: digest(&code),
             scope,
@@ -159,12 +182,13 @@ pub async fn access_token(
         // Single use: a presented code is gone whether or not it was still fresh.
         let position = state.codes.iter().position(|c| c.sha256 == presented)?;
         let pending = state.codes.remove(position);
-        let fresh = pending.expires > Utc::now();
-        if fresh {
-            // One installation per (app, shop): a new install's scopes replace the old.
-            state.scopes = Some(pending.scope.clone());
+        if pending.expires <= Utc::now() {
+            return None;
         }
-        fresh.then_some(pending.scope)
+        // One installation per (app, shop), holding every scope granted to it so far.
+        let scopes = merge_scopes(state.scopes.as_deref(), &pending.scope);
+        state.scopes = Some(scopes.clone());
+        Some(scopes)
     });
     match granted {
         Some(scope) => Json(json!({
@@ -174,6 +198,23 @@ pub async fn access_token(
         .into_response(),
         None => token_error("The authorization code was not found or was already used"),
     }
+}
+
+/// The scopes of an installation (comma-separated; `None` before the first install) after
+/// the merchant approves `approved`: what it had, then what is new, each once.
+fn merge_scopes(granted: Option<&str>, approved: &str) -> String {
+    let mut scopes: Vec<&str> = Vec::new();
+    for scope in granted
+        .unwrap_or_default()
+        .split(',')
+        .chain(approved.split(','))
+        .map(str::trim)
+    {
+        if !scope.is_empty() && !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    scopes.join(",")
 }
 
 /// `currentAppInstallation`: the app's installation on the shop, with the scopes the

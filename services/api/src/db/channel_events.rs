@@ -1,6 +1,7 @@
 //! Webhook deliveries from the channels.
 
-use sqlx::{PgConnection, Row};
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor, Row};
 use uuid::Uuid;
 
 /// What a webhook said, about which account.
@@ -16,14 +17,15 @@ pub struct Event<'a> {
     pub payload: &'a serde_json::Value,
 }
 
-/// Records the event once for every connection made through the app install into its
-/// account (only the shop's approval entitles an account to the shop's events); a repeated
-/// delivery (same event id) or a replayed body (same topic and body) adds nothing. Returns
-/// the ids of the connections it was new for.
+/// Records the event once for every connection of its account: `account_ref` is set only
+/// once the channel accepted the connection's credentials for that account (or the shop
+/// approved the app install), so unverified connections get nothing. A repeated delivery
+/// (same event id) or a replayed body (same topic and body) adds nothing. Returns the ids of
+/// the connections it was new for.
 pub async fn record(db: &mut PgConnection, event: &Event<'_>) -> sqlx::Result<Vec<Uuid>> {
     let targets = sqlx::query(
         "SELECT id, user_id FROM connections
-          WHERE platform = $1 AND account_ref = $2 AND sandbox = $3 AND via_app",
+          WHERE platform = $1 AND account_ref = $2 AND sandbox = $3",
     )
     .bind(event.platform)
     .bind(event.account_ref)
@@ -55,8 +57,8 @@ pub async fn record(db: &mut PgConnection, event: &Event<'_>) -> sqlx::Result<Ve
     Ok(new)
 }
 
-/// Marks connections whose app was uninstalled at the channel (only those made through the
-/// app install: a pasted token is not the app's).
+/// Marks those of `ids` made through the app install as uninstalled at the channel (a
+/// pasted token is not the app's: its connection keeps working).
 pub async fn mark_uninstalled(db: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE connections
@@ -69,4 +71,33 @@ pub async fn mark_uninstalled(db: &mut PgConnection, ids: &[Uuid]) -> sqlx::Resu
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// A recorded event, as its connection's merchant sees it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: Uuid,
+    pub topic: String,
+    pub event_id: String,
+    pub received_at: DateTime<Utc>,
+    pub payload: serde_json::Value,
+}
+
+/// The newest `limit` events of one of the user's connections, newest first.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    connection_id: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<EventRow>> {
+    sqlx::query_as(
+        "SELECT id, topic, event_id, received_at, payload FROM channel_events
+          WHERE user_id = $1 AND connection_id = $2
+          ORDER BY received_at DESC, id DESC LIMIT $3",
+    )
+    .bind(user_id)
+    .bind(connection_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
 }

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -99,16 +99,39 @@ pub struct NewConnection<'a> {
     /// (the install flow); otherwise the first successful check sets it.
     pub account_ref: Option<&'a str>,
     pub sandbox: bool,
-    /// Made through the Shopify app install: receives the shop's webhooks.
+    /// Made through the Shopify app install: the app's uninstall marks it.
     pub via_app: bool,
 }
 
+/// Most connections a merchant may have.
+pub const MAX_PER_USER: i64 = 100;
+
+/// Whether the user may add another connection (a hint: [`insert`] decides).
+pub async fn has_room(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<bool> {
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM connections WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(db)
+        .await?;
+    Ok(count < MAX_PER_USER)
+}
+
+/// Adds a connection unless the user has [`MAX_PER_USER`] already (`None` then). The user's
+/// inserts take turns (a transaction-scoped advisory lock on the user), so that concurrent
+/// ones cannot pass the cap together.
 pub async fn insert(
-    db: impl PgExecutor<'_>,
+    db: &PgPool,
     user_id: Uuid,
     c: &NewConnection<'_>,
-) -> sqlx::Result<ConnectionRow> {
-    sqlx::query_as(&format!(
+) -> sqlx::Result<Option<ConnectionRow>> {
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('connections:' || $1::text, 0))")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    if !has_room(&mut *tx, user_id).await? {
+        return Ok(None);
+    }
+    let row = sqlx::query_as(&format!(
         "INSERT INTO connections (id, user_id, platform, shop_name, credentials_enc, credentials_hint, settings, account_ref, sandbox, via_app)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
     ))
@@ -122,12 +145,14 @@ pub async fn insert(
     .bind(c.account_ref)
     .bind(c.sandbox)
     .bind(c.via_app)
-    .fetch_one(db)
-    .await
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(row))
 }
 
 /// New credentials for an existing connection from a Shopify install (repeated, or for a
-/// shop first connected by token): from now on it receives the shop's webhooks.
+/// shop first connected by token): from now on it is the app's (`via_app`).
 pub async fn replace_credentials(
     db: impl PgExecutor<'_>,
     user_id: Uuid,

@@ -1,7 +1,7 @@
 //! Started Shopify installs, keyed by the SHA-256 of their state.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -11,13 +11,18 @@ pub struct Install {
     pub sandbox: bool,
 }
 
-/// Records a started install, and forgets the expired ones while at it.
+/// Most pending installs a merchant may have; starting another forgets their oldest.
+pub const MAX_PENDING_PER_USER: i64 = 20;
+
+/// Records a started install, forgets the expired ones while at it, and the user's oldest
+/// pending ones beyond [`MAX_PENDING_PER_USER`].
 pub async fn insert(
-    db: impl PgExecutor<'_>,
+    db: &PgPool,
     state_sha256: &str,
     install: &Install,
     expires_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
     sqlx::query(
         "WITH expired AS (DELETE FROM shopify_installs WHERE expires_at < now())
          INSERT INTO shopify_installs (state_sha256, user_id, shop_domain, sandbox, expires_at)
@@ -28,9 +33,18 @@ pub async fn insert(
     .bind(&install.shop_domain)
     .bind(install.sandbox)
     .bind(expires_at)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    sqlx::query(
+        "DELETE FROM shopify_installs WHERE state_sha256 IN (
+            SELECT state_sha256 FROM shopify_installs WHERE user_id = $1
+             ORDER BY expires_at DESC, state_sha256 OFFSET $2)",
+    )
+    .bind(install.user_id)
+    .bind(MAX_PENDING_PER_USER)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
 }
 
 /// The install a state belongs to, if it has not expired; it stays usable.

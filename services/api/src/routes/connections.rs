@@ -6,8 +6,8 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sm_auth::AuthUser;
 use sm_domain::Platform;
-use sm_http::{ApiError, FieldError, Json, Path};
-use utoipa::ToSchema;
+use sm_http::{ApiError, FieldError, Json, Path, Query};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::avv;
@@ -154,12 +154,13 @@ pub struct CreateConnection {
     pub sandbox: bool,
 }
 
-/// Connects a shop. Needs the current AVV signed (`avv_signature_required` otherwise).
+/// Connects a shop. Needs the current AVV signed (`avv_signature_required` otherwise); an
+/// account has at most 100 connections (`too_many_connections` beyond).
 /// Credentials are checked for shape, stored encrypted, then checked with the channel: the
 /// answer shows the outcome (`active`, or `error` with `last_error_code`).
 #[utoipa::path(post, path = "/api/connections", tag = "connections", request_body = CreateConnection,
     responses((status = 201, body = ConnectionView), (status = 403, description = "avv_signature_required", body = sm_http::ErrorBody),
-              (status = 409, description = "sandbox_unavailable: this installation has no sandbox shops", body = sm_http::ErrorBody),
+              (status = 409, description = "sandbox_unavailable: this installation has no sandbox shops; too_many_connections: the account has 100 connections already (nothing is stored)", body = sm_http::ErrorBody),
               (status = 422, body = sm_http::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -224,7 +225,8 @@ pub async fn create(
             via_app: false,
         },
     )
-    .await?;
+    .await?
+    .ok_or_else(channels::too_many_connections)?;
     let row = channels::check(
         &state,
         user.user_id,
@@ -263,6 +265,58 @@ pub async fn test(
     .await?
     .ok_or_else(ApiError::not_found)?;
     Ok(Json(row.try_into()?))
+}
+
+/// A webhook event the channel sent about the connection's account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    pub id: Uuid,
+    /// The channel's topic, e.g. `orders/create`, `products/update`, `app/uninstalled`.
+    pub topic: String,
+    /// The channel's id of the event (`X-Shopify-Webhook-Id`).
+    pub event_id: String,
+    pub received_at: DateTime<Utc>,
+    /// The event's body, as the channel sent it.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct EventParams {
+    /// How many, 1 to 200 (a value outside is clamped); 50 when absent.
+    #[param(default = 50)]
+    pub limit: Option<i64>,
+}
+
+/// The webhook events received for the connection's account, newest first: what arrived
+/// from the channel (recorded once per event, only once a credentials check confirmed the
+/// account).
+#[utoipa::path(get, path = "/api/connections/{id}/events", tag = "connections",
+    params(("id" = Uuid, Path), EventParams),
+    responses((status = 200, body = Vec<EventView>), (status = 400, description = "invalid_query: limit is not a number", body = sm_http::ErrorBody),
+              (status = 404, body = sm_http::ErrorBody)))]
+pub async fn events(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Query(p): Query<EventParams>,
+) -> Result<Json<Vec<EventView>>> {
+    db::connections::find(&state.db, user.user_id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let rows =
+        db::channel_events::list(&state.db, user.user_id, id, super::page_size(p.limit)).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|e| EventView {
+                id: e.id,
+                topic: e.topic,
+                event_id: e.event_id,
+                received_at: e.received_at,
+                payload: e.payload,
+            })
+            .collect(),
+    ))
 }
 
 /// A sandbox shop this installation offers.

@@ -63,6 +63,7 @@ pub fn api(state: AppState, import_limit_bytes: usize) -> (Router, utoipa::opena
             connections::delete
         ))
         .routes(routes!(connections::test))
+        .routes(routes!(connections::events))
         .routes(routes!(connections::sandbox_offers))
         .routes(routes!(shopify::install))
         .routes(routes!(shopify::callback))

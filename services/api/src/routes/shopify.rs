@@ -53,7 +53,8 @@ pub struct InstallAnswer {
 }
 
 /// Starts installing the ShopMarkets app into a Shopify shop. Needs the current AVV
-/// signed. The answer's URL is good for 10 minutes and one use, and only in this browser:
+/// signed. A merchant has at most 20 pending installs: starting another forgets the oldest.
+/// The answer's URL is good for 10 minutes and one use, and only in this browser:
 /// the answer sets a cookie the callback must bring back (send this request with
 /// credentials), so that nobody can make another merchant's browser complete their install.
 #[utoipa::path(post, path = "/api/shopify/install", tag = "shopify", request_body = InstallRequest,
@@ -179,7 +180,8 @@ fn cookie_name(state_hash: &str) -> String {
 /// repeated, more than 16 parameters, or a query over 4 KiB), `invalid_shop_domain`,
 /// `invalid_state` (unknown, expired, used, or started in another browser: the install's
 /// cookie is missing), `invalid_hmac` (not signed by Shopify for this app, or older than
-/// 10 minutes). A genuine one is used up and answers 303 to the dashboard's connections page:
+/// 10 minutes). A genuine one that would add a 101st connection answers 409
+/// `too_many_connections` and changes nothing. Otherwise it is used up and answers 303 to the dashboard's connections page:
 /// `?connected={id}` when the shop is connected, its credentials checked and its webhooks
 /// registered; `?error={code}` (with `&connection={id}` once a connection exists) when the
 /// token exchange, the check or the webhook registration failed (a channel error code).
@@ -196,7 +198,7 @@ fn cookie_name(state_hash: &str) -> String {
         (status = 303, description = "To the dashboard's connections page, with `connected` or `error`",
             headers(("location" = String, description = "The dashboard URL"))),
         (status = 400, description = "invalid_query (a parameter missing or repeated, more than 16 parameters, or a query over 4 KiB), invalid_shop_domain, invalid_state or invalid_hmac", body = sm_http::ErrorBody),
-        (status = 409, description = "shopify_app_unavailable or sandbox_unavailable: the installation changed since the install began", body = sm_http::ErrorBody),
+        (status = 409, description = "shopify_app_unavailable or sandbox_unavailable: the installation changed since the install began; too_many_connections: the account has 100 connections already and the install would add one (nothing is stored; the install can be completed once a connection is deleted)", body = sm_http::ErrorBody),
     ))]
 pub async fn callback(
     State(state): State<AppState>,
@@ -242,6 +244,21 @@ pub async fn callback(
             "This installation was started in another browser; start it again from the dashboard here.",
         )
         .into());
+    }
+    // A merchant at the cap is told before the code is traded for a token; the state stays
+    // usable, so that the callback works once they deleted a connection.
+    let new_connection = install.sandbox
+        || db::connections::find_by_account(
+            &state.db,
+            install.user_id,
+            Platform::Shopify.as_str(),
+            shop,
+            false,
+        )
+        .await?
+        .is_none();
+    if new_connection && !db::connections::has_room(&state.db, install.user_id).await? {
+        return Err(channels::too_many_connections().into());
     }
     let install = db::shopify_installs::consume(&state.db, &state_hash)
         .await?
@@ -336,13 +353,15 @@ async fn connect(
                     credentials_enc: &channels::seal(state, id, &credentials)?,
                     credentials_hint: &credentials.hint(),
                     settings: &serde_json::json!({}),
-                    // The shop approved the install: its webhooks may reach this connection.
+                    // The shop approved the install: its webhooks may reach this connection
+                    // (the check below confirms the token as well).
                     account_ref: Some(shop),
                     sandbox: install.sandbox,
                     via_app: true,
                 },
             )
-            .await?;
+            .await?
+            .ok_or_else(channels::too_many_connections)?;
             id
         }
     };

@@ -18,27 +18,32 @@ use crate::state::AppState;
 /// Largest webhook body; Shopify's order payloads stay far below.
 pub const WEBHOOK_LIMIT_BYTES: usize = 1024 * 1024;
 
-/// Receives a Shopify webhook (no bearer: the body is signed with the app's secret). The
-/// signature decides whether it comes from a real shop (the ShopMarkets app) or a sandbox
-/// shop (the sandbox's stand-in app). The event is recorded once for every connection made
-/// by installing the app into the shop (a connection by access token gets none); a repeated
+/// Receives a Shopify webhook.
+///
+/// No bearer: the body is signed with the app's secret. The signature decides whether it
+/// comes from a real shop (`SHOPIFY_API_SECRET`, which alone enables this receiver) or a
+/// sandbox shop (the sandbox's stand-in app). The event is recorded once for every
+/// connection whose credentials check confirmed the shop (a connection never checked
+/// successfully gets none; `GET /api/connections/{id}/events` lists them); a repeated
 /// delivery (same `X-Shopify-Webhook-Id`), a replayed body (same topic and body under
-/// another id) and a shop nobody installed into are acknowledged without recording
-/// anything. `app/uninstalled` also puts those connections in `error` with
-/// `app_uninstalled`; its body must name the shop of `X-Shopify-Shop-Domain` (the signature
-/// covers the body only).
+/// another id) and a shop nobody connected are acknowledged without recording anything.
+/// `app/uninstalled` also puts the connections made through the app install in `error`
+/// with `app_uninstalled` (a token connection is not the app's); its body must name the
+/// shop of `X-Shopify-Shop-Domain` (the signature covers the body only).
+/// A signed delivery without `X-Shopify-Topic`, `X-Shopify-Shop-Domain` or
+/// `X-Shopify-Webhook-Id` answers 400 `missing_header`.
 #[utoipa::path(post, path = "/api/webhooks/shopify", tag = "shopify", security(()),
     params(
-        ("X-Shopify-Hmac-Sha256" = String, Header, description = "base64 HMAC-SHA256 of the raw body with the app's secret."),
-        ("X-Shopify-Shop-Domain" = String, Header),
-        ("X-Shopify-Topic" = String, Header, description = "e.g. orders/create, products/update, app/uninstalled"),
-        ("X-Shopify-Webhook-Id" = String, Header, description = "The same for every delivery of one event."),
+        ("X-Shopify-Hmac-Sha256" = String, Header, description = "Required: base64 HMAC-SHA256 of the raw body with the app's secret; missing or wrong answers 401 invalid_signature."),
+        ("X-Shopify-Shop-Domain" = String, Header, description = "Required: the shop's myshopify.com domain; missing on a signed delivery answers 400 missing_header."),
+        ("X-Shopify-Topic" = String, Header, description = "Required: e.g. orders/create, products/update, app/uninstalled; missing on a signed delivery answers 400 missing_header."),
+        ("X-Shopify-Webhook-Id" = String, Header, description = "Required: the same for every delivery of one event; missing on a signed delivery answers 400 missing_header."),
     ),
     request_body(content = Object, content_type = "application/json", description = "The event, as Shopify sends it; at most 1 MiB."),
     responses(
-        (status = 200, description = "Received (or already received, or for a shop nobody installed the app into)"),
-        (status = 400, description = "missing_header (a Shopify header missing), malformed_json, unreadable_body, or shop_mismatch (an app/uninstalled body naming another shop than X-Shopify-Shop-Domain)", body = sm_http::ErrorBody),
-        (status = 401, description = "invalid_signature: not signed with the app's secret", body = sm_http::ErrorBody),
+        (status = 200, description = "Received (or already received, or for a shop no verified connection names)"),
+        (status = 400, description = "missing_header (a signed delivery without X-Shopify-Topic, X-Shopify-Shop-Domain or X-Shopify-Webhook-Id, or with one empty or over 255 bytes), malformed_json, unreadable_body, or shop_mismatch (an app/uninstalled body naming another shop than X-Shopify-Shop-Domain)", body = sm_http::ErrorBody),
+        (status = 401, description = "invalid_signature: X-Shopify-Hmac-Sha256 missing or not made with SHOPIFY_API_SECRET (or the sandbox's app secret); always so for real shops when SHOPIFY_API_SECRET is not set", body = sm_http::ErrorBody),
         (status = 413, description = "payload_too_large", body = sm_http::ErrorBody),
     ))]
 pub async fn shopify(
@@ -53,9 +58,9 @@ pub async fn shopify(
     let signature = header(&headers, "x-shopify-hmac-sha256").unwrap_or_default();
     let sandbox_app = state.connectors.sandbox().map(|s| s.shopify_app().1);
     let sandbox = if state
-        .shopify_app
+        .shopify_secret
         .as_ref()
-        .is_some_and(|app| oauth::verify_webhook(&app.api_secret, &body, signature))
+        .is_some_and(|secret| oauth::verify_webhook(secret, &body, signature))
     {
         false
     } else if sandbox_app.is_some_and(|secret| oauth::verify_webhook(&secret, &body, signature)) {

@@ -31,6 +31,8 @@ pub async fn sandbox() -> sm_sandbox::Running {
     };
     config.rate_scale = 100.0;
     config.fault_delay = std::time::Duration::from_secs(5);
+    // The tests switch faults on through `/_sandbox/faults`.
+    config.fault_switch = true;
     sm_sandbox::spawn(config).await.unwrap()
 }
 
