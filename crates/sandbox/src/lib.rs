@@ -121,6 +121,21 @@ impl Sandbox {
         })
     }
 
+    /// Where the caller reaches the sandbox, for picture links: the configured public URL,
+    /// else the request's `Host`.
+    pub fn image_base(&self, headers: &http::HeaderMap) -> String {
+        match &self.inner.config.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!(
+                "http://{}",
+                headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("localhost")
+            ),
+        }
+    }
+
     /// A documented rate scaled by the sandbox's `rate_scale`.
     pub fn rate(&self, documented_per_second: f64) -> f64 {
         documented_per_second * self.inner.config.rate_scale

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::limits::Operation;
 use super::Client;
+use super::Pagination;
 use crate::{ChannelError, Cursor, Page};
 
 #[derive(Deserialize)]
@@ -19,12 +20,6 @@ struct Answer {
 struct Payload {
     #[serde(default)]
     inventory_summaries: Vec<Summary>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Pagination {
-    next_token: Option<String>,
 }
 
 #[derive(Deserialize)]

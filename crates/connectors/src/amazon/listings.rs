@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::limits::Operation;
+use super::Pagination;
 use super::{money, Client};
 use crate::{
     ChannelError, ChannelProduct, Cursor, ItemOutcome, ListingUpdate, Money, Page, Rejection,
@@ -28,12 +29,6 @@ struct SearchResults {
     #[serde(default)]
     pagination: Option<Pagination>,
     items: Vec<Item>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Pagination {
-    next_token: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -211,6 +211,13 @@ enum Answer<T> {
     Denied(Refusal),
 }
 
+/// The `pagination` object of Listings and FBA inventory answers.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Pagination {
+    next_token: Option<String>,
+}
+
 /// The cursor of the page after the one read at `current`: none for a missing or empty
 /// token, and a protocol error for the token just used, which would page forever.
 fn next_page(

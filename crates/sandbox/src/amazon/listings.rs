@@ -42,20 +42,6 @@ fn included(params: &Params, call: &Call, default: &str) -> Result<Vec<String>, 
     }
 }
 
-/// Where the caller reaches the sandbox, for picture links.
-fn base_url(sandbox: &Sandbox, headers: &HeaderMap) -> String {
-    match &sandbox.config().public_url {
-        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
-        None => format!(
-            "http://{}",
-            headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost")
-        ),
-    }
-}
-
 fn product_type(category: &str) -> &'static str {
     match category {
         "Küche" => "KITCHEN",
@@ -170,7 +156,7 @@ pub(super) async fn search(
     };
     let shop = sandbox.shop(Vendor::Amazon, &seller.0);
     let matching = matching(&shop, &seller.0, &params).map_err(|m| call.invalid(&m))?;
-    let base = base_url(&sandbox, &headers);
+    let base = sandbox.image_base(&headers);
     let end = (offset + page_size).min(matching.len());
     let items: Vec<Value> = matching
         .get(offset..end)
@@ -284,7 +270,7 @@ pub(super) async fn get_item(
     let index = shop
         .index_of_sku(&sku)
         .ok_or_else(|| sku_not_found(&call, &sku))?;
-    let base = base_url(&sandbox, &headers);
+    let base = sandbox.image_base(&headers);
     Ok(call.ok(item_json(&seller.0, &shop.product(index), &included, &base)))
 }
 

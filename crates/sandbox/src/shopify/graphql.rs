@@ -61,16 +61,7 @@ pub async fn endpoint(
         )
             .into_response();
     };
-    let image_base = match &sandbox.config().public_url {
-        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
-        None => format!(
-            "http://{}",
-            headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost")
-        ),
-    };
+    let image_base = sandbox.image_base(&headers);
     let shop = sandbox.shop(Vendor::Shopify, &domain);
     let mut ctx = Ctx {
         sandbox: &sandbox,
