@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod routes;
 pub mod state;
+pub mod sync;
 
 use std::future::Future;
 

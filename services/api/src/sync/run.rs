@@ -1,0 +1,85 @@
+//! Running one claimed job: its phases in order, each page committed with the job's
+//! progress in one transaction.
+
+use chrono::{DateTime, Utc};
+use sm_connectors::Connector;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::ledger::Entry;
+use super::{Job, Phase, SyncError};
+use crate::state::AppState;
+
+/// Proof that this worker holds the job: every commit checks it in its transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease {
+    pub job_id: Uuid,
+    pub owner: Uuid,
+}
+
+/// What a phase needs while it runs one job.
+pub struct RunContext {
+    pub state: AppState,
+    /// The job as last committed (phase, cursor, counts move with each page).
+    pub job: Job,
+    pub lease: Lease,
+    /// The connection's channel client.
+    pub channel: Connector,
+    /// `connections.stock_buffer`: list this many fewer units than on hand.
+    pub stock_buffer: i32,
+    /// `connections.platform`.
+    pub platform: sm_domain::Platform,
+}
+
+/// A page's outcome, committed with its writes by [`RunContext::commit_page`].
+#[derive(Debug, Default)]
+pub struct PageDone {
+    /// The channel's cursor to continue from; `None` ends the phase (the job moves to the
+    /// kind's next phase with no cursor).
+    pub next: Option<String>,
+    /// Items handled by this page (added to `items_done`).
+    pub items: i32,
+    /// Items the channel refused or that could not be taken (added to `items_failed`).
+    pub failed: i32,
+    /// The total the channel tells, where it does (replaces `items_total`).
+    pub total: Option<i32>,
+    /// The newest order change on this page (orders phase).
+    pub orders_seen_until: Option<DateTime<Utc>>,
+    pub ledger: Vec<Entry>,
+}
+
+impl RunContext {
+    /// Opens the transaction a page's writes go into.
+    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, SyncError> {
+        Ok(self.state.db.begin().await?)
+    }
+
+    /// Commits a page: the writes in `tx`, the ledger entries, and the job's new phase,
+    /// cursor and counts (and a renewed lease), or nothing at all with
+    /// [`SyncError::LeaseLost`] when another worker holds the job now.
+    pub async fn commit_page(
+        &mut self,
+        tx: Transaction<'static, Postgres>,
+        page: PageDone,
+    ) -> Result<(), SyncError> {
+        let _ = (tx, page);
+        todo!("sync::run::commit_page")
+    }
+
+    /// The phase after the current one for the job's kind.
+    pub fn next_phase(&self) -> Phase {
+        self.job.kind.after(self.job.phase)
+    }
+}
+
+/// Runs the job's phases from where it stands until `Done`.
+pub async fn run(ctx: &mut RunContext) -> Result<(), SyncError> {
+    loop {
+        match ctx.job.phase {
+            Phase::Orders => super::pull_orders::run(ctx).await?,
+            Phase::Products => super::pull_products::run(ctx).await?,
+            Phase::Push => super::push::run(ctx).await?,
+            Phase::Done => return Ok(()),
+        }
+    }
+}
