@@ -52,6 +52,65 @@ pub struct Config {
     pub import_max_rows: usize,
     #[command(flatten)]
     pub channels: ChannelArgs,
+    #[command(flatten)]
+    pub sync: SyncArgs,
+}
+
+/// The sync engine: its workers in this process, the schedule, leases and retries.
+#[derive(clap::Args, Clone, Debug)]
+pub struct SyncArgs {
+    /// Sync jobs this process runs at once; 0 serves the API only (another replica, or
+    /// `api` started with workers, runs the jobs).
+    #[arg(long = "sync-workers", env = "SYNC_WORKERS", default_value_t = 2,
+        value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub sync_workers: u32,
+    /// Every connection is synced (incrementally) at least this often; 0: no schedule.
+    #[arg(long = "sync-interval-secs", env = "SYNC_INTERVAL_SECS", default_value_t = 900,
+        value_parser = clap::value_parser!(u64).range(0..=604_800))]
+    pub sync_interval_secs: u64,
+    /// How long a worker holds a job without renewing; a dead worker's job is taken over
+    /// after this.
+    #[arg(long = "sync-lease-secs", env = "SYNC_LEASE_SECS", default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(2..=3600))]
+    pub sync_lease_secs: u64,
+    /// Attempts a job gets before it fails for good.
+    #[arg(long = "sync-max-attempts", env = "SYNC_MAX_ATTEMPTS", default_value_t = 5,
+        value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub sync_max_attempts: u32,
+    /// Wait before the first retry; doubles with each further attempt (capped at an hour).
+    #[arg(long = "sync-retry-base-secs", env = "SYNC_RETRY_BASE_SECS", default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub sync_retry_base_secs: u64,
+    /// How far back a connection's first (full) orders import reaches.
+    #[arg(long = "orders-import-days", env = "ORDERS_IMPORT_DAYS", default_value_t = 90,
+        value_parser = clap::value_parser!(u32).range(1..=730))]
+    pub orders_import_days: u32,
+}
+
+/// [`SyncArgs`] in the units the engine works in.
+#[derive(Clone, Copy, Debug)]
+pub struct SyncSettings {
+    pub workers: usize,
+    /// `None`: no schedule.
+    pub interval: Option<Duration>,
+    pub lease: Duration,
+    pub max_attempts: i32,
+    pub retry_base: Duration,
+    pub orders_import_days: i64,
+}
+
+impl SyncArgs {
+    pub fn settings(&self) -> SyncSettings {
+        SyncSettings {
+            workers: self.sync_workers as usize,
+            interval: (self.sync_interval_secs > 0)
+                .then(|| Duration::from_secs(self.sync_interval_secs)),
+            lease: Duration::from_secs(self.sync_lease_secs),
+            max_attempts: self.sync_max_attempts as i32,
+            retry_base: Duration::from_secs(self.sync_retry_base_secs),
+            orders_import_days: i64::from(self.orders_import_days),
+        }
+    }
 }
 
 /// The shop channels: the sandbox shops, the Shopify app, where the api and the dashboard

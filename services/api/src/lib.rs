@@ -57,6 +57,7 @@ pub fn state(config: &Config, db: PgPool) -> anyhow::Result<AppState> {
         shopify_app: config.channels.shopify_app().map_err(anyhow::Error::msg)?,
         shopify_secret: config.channels.shopify_secret(),
         channel_timeout: config.channels.channel_timeout(),
+        sync: config.sync.settings(),
         links: Links {
             api: base_url("PUBLIC_API_URL", &config.channels.public_api_url)?,
             dashboard: base_url("DASHBOARD_URL", &config.channels.dashboard_url)?,

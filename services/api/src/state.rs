@@ -38,6 +38,9 @@ pub struct AppState {
     /// Where Shopify and the merchant's browser reach the api and the dashboard.
     #[from_ref(skip)]
     pub links: Links,
+    /// The sync engine's settings (workers, schedule, leases, retries).
+    #[from_ref(skip)]
+    pub sync: crate::config::SyncSettings,
 }
 
 /// Public base URLs, without a trailing slash.

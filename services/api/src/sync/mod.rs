@@ -8,6 +8,7 @@
 //! so a worker killed at any point loses nothing and duplicates nothing: the next worker
 //! takes the job when the lease runs out and resumes after the last committed page.
 
+pub mod enqueue;
 pub mod error;
 pub mod job;
 pub mod ledger;
