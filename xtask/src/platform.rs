@@ -32,6 +32,12 @@ const CLEARED_ENV: &[&str] = &[
     "DB_MAX_CONNECTIONS",
     "AUTH_CACHE_TTL_SECS",
     "AUTH_CACHE_CAPACITY",
+    "SANDBOX_PRODUCTS",
+    "SANDBOX_ORDERS",
+    "SANDBOX_RATE_SCALE",
+    "SANDBOX_FAULTS",
+    "SYNC_WORKERS",
+    "SYNC_INTERVAL_SECS",
 ];
 
 pub struct Platform {
@@ -51,6 +57,7 @@ pub struct Platform {
 pub struct Settings<'a> {
     pub security: &'a [(&'a str, &'a str)],
     pub api: &'a [(&'a str, &'a str)],
+    pub sandbox: &'a [(&'a str, &'a str)],
 }
 
 impl Platform {
@@ -99,7 +106,8 @@ impl Platform {
             .env("SECURITY_SERVICE_URL", &security_base)
             .env("SANDBOX_URL", &sandbox_base)
             .envs(settings.api.iter().copied());
-        let sandbox_cmd = command(&bins[2], sandbox_port, &secrets);
+        let mut sandbox_cmd = command(&bins[2], sandbox_port, &secrets);
+        sandbox_cmd.envs(settings.sandbox.iter().copied());
 
         let mut sup = Supervisor::new()?;
         sup.spawn(sandbox.name, sandbox_cmd)?;

@@ -44,10 +44,14 @@ pub async fn run_on(pg: &Postgres, schemathesis: &Schemathesis) -> Result<()> {
         security: &[("AUTH_RATE_LIMIT_PER_MINUTE", "1000000")],
         // Credentials that merely look real would be checked with the real vendors, which
         // this machine may not reach: fail those checks fast.
+        // One sync worker runs what the sync routes enqueue; no schedule adds jobs of its own.
         api: &[
             ("AUTH_FAILURES_PER_MINUTE", "1000000"),
             ("CHANNEL_TIMEOUT_SECS", "2"),
+            ("SYNC_WORKERS", "1"),
+            ("SYNC_INTERVAL_SECS", "0"),
         ],
+        sandbox: &[],
     };
     let mut platform = Platform::start(pg, "schemathesis", false, settings).await?;
     let (security_base, api_base) = (platform.security_base.clone(), platform.api_base.clone());

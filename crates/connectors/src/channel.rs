@@ -148,6 +148,19 @@ pub trait Channel: Send + Sync {
         page_size: usize,
     ) -> Result<Page<ChannelProduct>, ChannelError>;
 
+    /// A page of the catalogue's units changed since `since` (an incremental pull): at least
+    /// every unit changed since then. A channel that cannot filter its catalogue by change
+    /// time reads all of it (this default); the cursor is then that of [`Self::products_page`].
+    async fn products_changed_page(
+        &self,
+        since: DateTime<Utc>,
+        cursor: Option<&Cursor>,
+        page_size: usize,
+    ) -> Result<Page<ChannelProduct>, ChannelError> {
+        let _ = since;
+        self.products_page(cursor, page_size).await
+    }
+
     /// A page of the orders changed since `updated_since`, oldest change first.
     async fn orders_page(
         &self,

@@ -172,6 +172,17 @@ impl Channel for Connector {
         self.channel().products_page(cursor, page_size).await
     }
 
+    async fn products_changed_page(
+        &self,
+        since: DateTime<Utc>,
+        cursor: Option<&Cursor>,
+        page_size: usize,
+    ) -> Result<Page<ChannelProduct>, ChannelError> {
+        self.channel()
+            .products_changed_page(since, cursor, page_size)
+            .await
+    }
+
     async fn orders_page(
         &self,
         updated_since: DateTime<Utc>,

@@ -290,6 +290,36 @@ async fn orders_read_incrementally() {
 }
 
 #[tokio::test]
+async fn products_read_incrementally() {
+    let s = setup(60, 10, 1_000.0).await;
+    let client = s.client();
+    let since = Utc::now();
+    let shop = s.seed();
+    shop.set_price(5, 4_321);
+    shop.set_stock(40, 3);
+    let mut changed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = client
+            .products_changed_page(since, cursor.as_ref(), 25)
+            .await
+            .expect("every page reads");
+        changed.extend(page.items);
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let skus: BTreeSet<&str> = changed.iter().map(|p| p.sku.as_str()).collect();
+    let expected = [5, 40].map(|i| shop.product(i).seed.sku);
+    assert_eq!(skus, expected.iter().map(String::as_str).collect());
+    let repriced = changed.iter().find(|p| p.sku == expected[0]).unwrap();
+    assert_eq!(repriced.price.as_ref().unwrap().cents, 4_321);
+    // A full read still lists everything.
+    assert_eq!(all_products(&client, 25).await.len(), 60);
+}
+
+#[tokio::test]
 async fn pushed_prices_and_stock_read_back() {
     let s = setup(60, 10, 1_000.0).await;
     let client = s.client();

@@ -274,10 +274,14 @@ impl SeedOrder {
     }
 }
 
-/// A tenant's catalogue: the same seed and anchor always give the same shop.
+/// A tenant's catalogue: the same seed, tenant and anchor always give the same shop.
 #[derive(Debug, Clone)]
 pub struct Catalogue {
+    /// The sandbox's seed: alone it decides what each article is (SKU, title, EAN, ...),
+    /// so that one merchant's shops at several vendors sell the same articles.
     seed: u64,
+    /// Mixed into what differs per shop: prices, stock, dates, the order book.
+    tenant: u64,
     size: CatalogueSize,
     /// "Now" for the order book: orders spread over the 90 days before it.
     anchor: DateTime<Utc>,
@@ -285,7 +289,17 @@ pub struct Catalogue {
 
 impl Catalogue {
     pub fn new(seed: u64, size: CatalogueSize, anchor: DateTime<Utc>) -> Self {
-        Catalogue { seed, size, anchor }
+        Catalogue {
+            seed,
+            tenant: 0,
+            size,
+            anchor,
+        }
+    }
+
+    /// The same articles, with the prices, stock and order book of the shop `tenant`.
+    pub fn for_tenant(self, tenant: u64) -> Self {
+        Catalogue { tenant, ..self }
     }
 
     pub fn products(&self) -> usize {
@@ -296,21 +310,25 @@ impl Catalogue {
         self.size.orders
     }
 
+    /// The tenant's own stream for `kind` and `index`.
     fn rng(&self, kind: u64, index: usize) -> StdRng {
-        // SplitMix-style mixing so neighbouring indices get unrelated streams.
-        let mut z = self.seed ^ kind.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (index as u64);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        StdRng::seed_from_u64(z ^ (z >> 31))
+        stream(self.seed ^ self.tenant, kind, index)
     }
 
-    /// The product at `index` (< `products()`).
+    /// The product at `index` (< `products()`): the article is the sandbox's (the same in
+    /// every tenant's shop), its price, stock and dates are the tenant's.
     pub fn product(&self, index: usize) -> SeedProduct {
-        let mut rng = self.rng(1, index);
-        let brand = *BRANDS.choose(&mut rng).expect("not empty");
+        let mut article = stream(self.seed, 1, index);
+        let brand = *BRANDS.choose(&mut article).expect("not empty");
         let (category, noun, variants, (low, high)) =
-            *PRODUCTS.choose(&mut rng).expect("not empty");
-        let variant = *variants.choose(&mut rng).expect("not empty");
+            *PRODUCTS.choose(&mut article).expect("not empty");
+        let variant = *variants.choose(&mut article).expect("not empty");
+        let ean = ean13(
+            400 + (index % 40) as u64,
+            article.gen_range(0..1_000_000_000),
+        );
+        let image_count = article.gen_range(1..=3);
+        let mut rng = self.rng(3, index);
         let euros = rng.gen_range(low..=high) / 100;
         let price_cents = euros * 100 + [99, 95, 49, 90][rng.gen_range(0..4)];
         let stock = if rng.gen_bool(0.08) {
@@ -331,10 +349,10 @@ impl Catalogue {
             ),
             brand,
             category,
-            ean: ean13(400 + (index % 40) as u64, rng.gen_range(0..1_000_000_000)),
+            ean,
             price_cents,
             stock,
-            image_count: rng.gen_range(1..=3),
+            image_count,
             created_at,
             updated_at: updated_at.min(self.anchor),
         }
@@ -404,6 +422,15 @@ impl Catalogue {
     }
 }
 
+/// A random stream for (`seed`, `kind`, `index`), SplitMix-style mixed so that
+/// neighbouring indices get unrelated streams.
+fn stream(seed: u64, kind: u64, index: usize) -> StdRng {
+    let mut z = seed ^ kind.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (index as u64);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    StdRng::seed_from_u64(z ^ (z >> 31))
+}
+
 fn category_code(category: &str) -> u8 {
     PRODUCTS
         .iter()
@@ -451,6 +478,56 @@ mod tests {
         let c = catalogue();
         assert_eq!(c.product(17), c.product(17));
         assert_ne!(c.product(17).sku, c.product(18).sku);
+    }
+
+    #[test]
+    fn every_tenant_sells_the_same_articles_at_its_own_prices() {
+        let a = catalogue().for_tenant(1);
+        let b = catalogue().for_tenant(2);
+        let (mut prices_differ, mut stock_differs) = (false, false);
+        for i in 0..50 {
+            let (pa, pb) = (a.product(i), b.product(i));
+            assert_eq!(
+                (
+                    &pa.sku,
+                    &pa.title,
+                    pa.brand,
+                    pa.category,
+                    &pa.ean,
+                    &pa.description
+                ),
+                (
+                    &pb.sku,
+                    &pb.title,
+                    pb.brand,
+                    pb.category,
+                    &pb.ean,
+                    &pb.description
+                )
+            );
+            assert_eq!(pa.image_count, pb.image_count);
+            prices_differ |= pa.price_cents != pb.price_cents;
+            stock_differs |= pa.stock != pb.stock;
+        }
+        assert!(
+            prices_differ && stock_differs,
+            "offers are the tenant's own"
+        );
+        assert_ne!(a.order(3), b.order(3), "so is the order book");
+    }
+
+    #[test]
+    fn seeded_orders_sell_articles_of_the_catalogue() {
+        let c = catalogue();
+        for i in 0..c.orders() {
+            for line in c.order(i).lines {
+                assert!(line.product_index < c.products());
+                assert_eq!(
+                    line.unit_price_cents,
+                    c.product(line.product_index).price_cents
+                );
+            }
+        }
     }
 
     #[test]

@@ -38,7 +38,8 @@ use shops::{Shop, Shops};
 pub struct SandboxConfig {
     pub secret: SandboxSecret,
     pub size: CatalogueSize,
-    /// Seeds every tenant's catalogue (mixed with the tenant's id).
+    /// Seeds every tenant's catalogue: the articles alone, their prices, stock and the
+    /// order book mixed with the tenant's id.
     pub seed: u64,
     /// Multiplies the vendors' documented rates (Shopify's restore rate, Amazon's
     /// per-operation rates, Kaufland's 111/s): 1 is the real pace, 10 ten times faster.
@@ -114,11 +115,25 @@ impl Sandbox {
     pub fn shop(&self, vendor: Vendor, tenant: &str) -> Arc<Shop> {
         self.inner.shops.get_or_create(vendor, tenant, || {
             Catalogue::new(
-                self.inner.config.seed ^ fnv1a(tenant.as_bytes()),
+                self.inner.config.seed,
                 self.inner.config.size,
                 self.inner.anchor,
             )
+            .for_tenant(fnv1a(tenant.as_bytes()))
         })
+    }
+
+    /// The shop that the sandbox credentials of `tenant` (a sandbox connection's id) open
+    /// at `vendor`. Shops are kept by the vendor's account (Shopify's domain, Amazon's
+    /// seller id, Kaufland's client key), which the credentials derive from the tenant.
+    pub fn tenant_shop(&self, vendor: Vendor, tenant: &str) -> Arc<Shop> {
+        let secret = self.secret();
+        let account = match vendor {
+            Vendor::Shopify => secret.shopify_shop(tenant),
+            Vendor::Amazon => secret.amazon_seller(tenant),
+            Vendor::Kaufland => secret.kaufland_client_key(tenant),
+        };
+        self.shop(vendor, &account)
     }
 
     /// Where the caller reaches the sandbox, for picture links: the configured public URL,
@@ -168,7 +183,10 @@ pub fn router(sandbox: Sandbox) -> Router {
         .route("/health/ready", get(|| async { StatusCode::NO_CONTENT }))
         .merge(images::router());
     let router = if sandbox.config().fault_switch {
-        router.route("/_sandbox/faults", post(inject_faults).delete(clear_faults))
+        router
+            .route("/_sandbox/faults", post(inject_faults).delete(clear_faults))
+            .route("/_sandbox/orders", post(place_order))
+            .route("/_sandbox/shopify/{tenant}/usage", get(shopify_usage))
     } else {
         router
     };
@@ -250,6 +268,48 @@ async fn inject_faults(State(sandbox): State<Sandbox>, Json(req): Json<InjectFau
 async fn clear_faults(State(sandbox): State<Sandbox>) -> impl IntoResponse {
     sandbox.faults().clear();
     StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct PlaceOrder {
+    vendor: Vendor,
+    /// The sandbox connection's id.
+    tenant: String,
+    sku: String,
+    quantity: i64,
+}
+
+/// `POST /_sandbox/orders {"vendor": "shopify", "tenant": "<connection id>", "sku":
+/// "SM-03-000007", "quantity": 2}`: a buyer orders at the tenant's shop now (its stock
+/// drops); 201 with the order's number, or 400 when the shop cannot sell it. Served with
+/// the fault switch only: it has no credentials either.
+async fn place_order(State(sandbox): State<Sandbox>, Json(req): Json<PlaceOrder>) -> Response {
+    let shop = sandbox.tenant_shop(req.vendor, &req.tenant);
+    match shop.place_order(&req.sku, req.quantity) {
+        Ok(order) => (
+            StatusCode::CREATED,
+            Json(serde_json::json!({"index": order.index, "number": order.number})),
+        )
+            .into_response(),
+        Err(refused) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"error": refused.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /_sandbox/shopify/{tenant}/usage`: the cost budget the tenant's Shopify shop gave
+/// (points spent, THROTTLED answers, the bucket now), for the benchmark to judge the
+/// connector's pacing. Read-only, but without credentials: with the fault switch only.
+async fn shopify_usage(
+    State(sandbox): State<Sandbox>,
+    axum::extract::Path(tenant): axum::extract::Path<String>,
+) -> Json<shopify::Usage> {
+    Json(shopify::usage(
+        &sandbox,
+        &sandbox.secret().shopify_shop(&tenant),
+    ))
 }
 
 /// A tenant's credentials for all three sandbox vendors, as JSON (secrets included: they

@@ -184,3 +184,5 @@ ALTER TABLE order_items
     ADD CONSTRAINT order_items_product_of_owner FOREIGN KEY (product_id, user_id)
         REFERENCES products (id, user_id) ON DELETE SET NULL (product_id);
 CREATE INDEX order_items_by_product ON order_items (product_id) WHERE product_id IS NOT NULL;
+-- Lines whose product was not imported yet, found again by SKU when it is.
+CREATE INDEX order_items_unlinked ON order_items (user_id, sku) WHERE product_id IS NULL;

@@ -98,7 +98,11 @@ pub async fn run(
         .run(&db)
         .await
         .context("running database migrations")?;
+    let workers = sync::worker::start(state.clone());
     tracing::info!(addr = %listener.local_addr()?, security = %config.security.security_service_url, "api service listening");
-    sm_http::serve(listener, router(state, &config), shutdown).await?;
+    let served = sm_http::serve(listener, router(state, &config), shutdown).await;
+    // Jobs in hand are given back before the process ends, so another one resumes them.
+    workers.shutdown().await;
+    served?;
     Ok(())
 }

@@ -761,7 +761,7 @@ async fn webhooks_are_checked_and_recorded_once(db: PgPool) {
         .json()
         .await
         .unwrap();
-    assert_eq!(view["status"], "error");
+    assert_eq!(view["status"], "disconnected");
     assert_eq!(view["last_error_code"], "app_uninstalled");
     assert_eq!(events().await, 2);
     // Deleting the connection deletes its events.

@@ -194,7 +194,7 @@ async fn deleting_a_connection_removes_its_products_orders_and_logs(db: PgPool) 
     let shop_id: Uuid = shop.parse().unwrap();
     sqlx::query("INSERT INTO orders (id, user_id, connection_id, channel, external_id, order_number, status, total_cents, placed_at) VALUES ($1, $2, $3, 'shopify', '1', '#1', 'paid', 999, now())")
         .bind(Uuid::now_v7()).bind(user).bind(shop_id).execute(&stack.db).await.unwrap();
-    sqlx::query("INSERT INTO sync_logs (id, user_id, connection_id, kind, status) VALUES ($1, $2, $3, 'products', 'succeeded')")
+    sqlx::query("INSERT INTO sync_jobs (id, user_id, connection_id, kind, mode, origin, state, phase, max_attempts) VALUES ($1, $2, $3, 'products', 'full', 'merchant', 'succeeded', 'done', 5)")
         .bind(Uuid::now_v7()).bind(user).bind(shop_id).execute(&stack.db).await.unwrap();
 
     assert_eq!(
@@ -220,7 +220,7 @@ async fn deleting_a_connection_removes_its_products_orders_and_logs(db: PgPool) 
         "cockpit products stay"
     );
     assert_eq!(count("SELECT count(*) FROM orders").await.unwrap(), 0);
-    assert_eq!(count("SELECT count(*) FROM sync_logs").await.unwrap(), 0);
+    assert_eq!(count("SELECT count(*) FROM sync_jobs").await.unwrap(), 0);
 }
 
 /// Waits until some backend of this test's database waits for a lock.
@@ -419,8 +419,15 @@ async fn the_tenancy_migration_repairs_rows_pointing_at_another_merchants_connec
         .unwrap();
     }
 
+    migrate(&db, |v| v == TENANCY).await;
+    // Her sync log on his shop is gone; his stays (0008 replaces the table by sync_jobs).
+    let logs: Vec<Uuid> = sqlx::query_scalar("SELECT user_id FROM sync_logs")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(logs, vec![bernd]);
     // The rest of the migrations go through (the service starts).
-    migrate(&db, |v| v >= TENANCY).await;
+    migrate(&db, |v| v > TENANCY).await;
 
     let product_of = |id: Uuid| {
         let db = db.clone();
@@ -455,12 +462,6 @@ async fn the_tenancy_migration_repairs_rows_pointing_at_another_merchants_connec
     };
     assert_eq!(order_connection(annas_order).await, None);
     assert_eq!(order_connection(bernds_order).await, Some(bernds_shop));
-    // Her sync log on his shop is gone; his stays.
-    let logs: Vec<Uuid> = sqlx::query_scalar("SELECT user_id FROM sync_logs")
-        .fetch_all(&db)
-        .await
-        .unwrap();
-    assert_eq!(logs, vec![bernd]);
     // And from now on the schema refuses such rows.
     let again = sqlx::query(
         "INSERT INTO products (id, user_id, connection_id, sku, title, price_cents) VALUES ($1, $2, $3, 'NEW', 'Neu', 1)",

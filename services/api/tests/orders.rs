@@ -24,8 +24,8 @@ async fn order(
     )
     .bind(id).bind(user).bind(channel).bind(status).bind(i64::from(quantity) * unit_cents).bind(placed_at)
     .execute(db).await.unwrap();
-    sqlx::query("INSERT INTO order_items (id, order_id, sku, title, quantity, unit_price_cents, total_cents) VALUES ($1, $2, $3, $3 || ' Titel', $4, $5, $6)")
-        .bind(Uuid::now_v7()).bind(id).bind(sku).bind(quantity).bind(unit_cents).bind(i64::from(quantity) * unit_cents)
+    sqlx::query("INSERT INTO order_items (id, order_id, user_id, sku, title, quantity, unit_price_cents, total_cents) VALUES ($1, $2, $7, $3, $3 || ' Titel', $4, $5, $6)")
+        .bind(Uuid::now_v7()).bind(id).bind(sku).bind(quantity).bind(unit_cents).bind(i64::from(quantity) * unit_cents).bind(user)
         .execute(db).await.unwrap();
     id
 }

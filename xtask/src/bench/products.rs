@@ -101,7 +101,7 @@ pub async fn scenarios(
         "api products reach {:.2}× of pgbench's rate for the same query (goal ≥ {GOAL}×); \
          p99 {:.1} ms (goal < {P99_GOAL_MS} ms)",
         endpoint.per_second / direct.per_second(),
-        endpoint.p99_us as f64 / 1000.0,
+        endpoint.p99_us.unwrap_or_default() as f64 / 1000.0,
     ));
     report.rows.push(endpoint);
     let name = format!("pgbench same query ({PGBENCH_CLIENTS} connections)");

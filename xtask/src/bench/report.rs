@@ -11,8 +11,10 @@ use super::{load::Stats, wrk};
 pub struct Row {
     pub scenario: String,
     pub per_second: f64,
-    pub p50_us: u64,
-    pub p99_us: u64,
+    /// Latencies of the requests measured; `None` for a row that counts items of one long
+    /// operation (a sync job) instead.
+    pub p50_us: Option<u64>,
+    pub p99_us: Option<u64>,
     pub peak_rss_kib: Option<u64>,
     /// Failed requests and the first reason; a run with failures is not saved.
     #[serde(skip)]
@@ -24,8 +26,8 @@ impl Row {
         Self {
             scenario: scenario.to_owned(),
             per_second: stats.per_second(),
-            p50_us: stats.latency.value_at_quantile(0.50),
-            p99_us: stats.latency.value_at_quantile(0.99),
+            p50_us: Some(stats.latency.value_at_quantile(0.50)),
+            p99_us: Some(stats.latency.value_at_quantile(0.99)),
             peak_rss_kib,
             failures: stats.first_error.clone().map(|first| (stats.errors, first)),
         }
@@ -36,8 +38,8 @@ impl Row {
         Self {
             scenario: scenario.to_owned(),
             per_second: m.per_second,
-            p50_us: m.p50_us,
-            p99_us: m.p99_us,
+            p50_us: Some(m.p50_us),
+            p99_us: Some(m.p99_us),
             peak_rss_kib,
             failures: (m.failures > 0)
                 .then(|| (m.failures, "non-2xx answers or socket errors".to_owned())),
@@ -104,16 +106,9 @@ pub fn print(report: &Report, baseline: &[Row]) {
             cell(row.per_second, old.map(|o| o.per_second), |v| {
                 format!("{v:.0}")
             }),
-            cell(row.p50_us as f64, old.map(|o| o.p50_us as f64), micros),
-            cell(row.p99_us as f64, old.map(|o| o.p99_us as f64), micros),
-            match row.peak_rss_kib {
-                Some(kib) => cell(
-                    kib as f64,
-                    old.and_then(|o| o.peak_rss_kib).map(|v| v as f64),
-                    mib,
-                ),
-                None => "n/a".to_owned(),
-            },
+            optional(row.p50_us, old.and_then(|o| o.p50_us), micros),
+            optional(row.p99_us, old.and_then(|o| o.p99_us), micros),
+            optional(row.peak_rss_kib, old.and_then(|o| o.peak_rss_kib), mib),
         ]);
     }
     let widths: Vec<usize> = (0..5)
@@ -168,6 +163,14 @@ fn cell(now: f64, old: Option<f64>, show: fn(f64) -> String) -> String {
             format!("{} ({} {change:+.1}%)", show(now), show(old))
         }
         _ => show(now),
+    }
+}
+
+/// [`cell`] for a figure a row may lack.
+fn optional(now: Option<u64>, old: Option<u64>, show: fn(f64) -> String) -> String {
+    match now {
+        Some(now) => cell(now as f64, old.map(|v| v as f64), show),
+        None => "n/a".to_owned(),
     }
 }
 

@@ -98,13 +98,17 @@ struct Issue {
 }
 
 impl Client {
-    /// The searchListingsItems URL of one page of the seller's listings.
+    /// The searchListingsItems URL of one page of the seller's listings (with
+    /// `changed_since`: of those changed since then).
     pub(super) fn search_url(
         &self,
+        changed_since: Option<DateTime<Utc>>,
         cursor: Option<&Cursor>,
         page_size: usize,
     ) -> Result<url::Url, ChannelError> {
         let page_size = page_size.clamp(1, MAX_PAGE_SIZE).to_string();
+        let changed_since =
+            changed_since.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         let mut query = vec![
             ("marketplaceIds", self.marketplace()),
             (
@@ -116,6 +120,9 @@ impl Client {
             ("sortBy", "createdDate"),
             ("sortOrder", "ASC"),
         ];
+        if let Some(since) = &changed_since {
+            query.push(("lastUpdatedAfter", since.as_str()));
+        }
         if let Some(Cursor(token)) = cursor {
             query.push(("pageToken", token.as_str()));
         }
@@ -132,10 +139,11 @@ impl Client {
 
     pub(super) async fn search_listings(
         &self,
+        changed_since: Option<DateTime<Utc>>,
         cursor: Option<&Cursor>,
         page_size: usize,
     ) -> Result<Page<ChannelProduct>, ChannelError> {
-        let url = self.search_url(cursor, page_size)?;
+        let url = self.search_url(changed_since, cursor, page_size)?;
         let results: SearchResults = self
             .call(Operation::SearchListingsItems, |c| c.get(url.clone()))
             .await?

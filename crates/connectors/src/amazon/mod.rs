@@ -267,7 +267,7 @@ impl Channel for Client {
     /// sell in, a missing role) are all the merchant's to fix, so they read as invalid
     /// credentials with Amazon's words.
     async fn check_credentials(&self) -> Result<String, ChannelError> {
-        let url = self.search_url(None, 1)?;
+        let url = self.search_url(None, None, 1)?;
         let refusal = match self
             .answer::<serde_json::Value>(Operation::SearchListingsItems, |c| c.get(url.clone()))
             .await?
@@ -301,7 +301,18 @@ impl Channel for Client {
         cursor: Option<&Cursor>,
         page_size: usize,
     ) -> Result<Page<ChannelProduct>, ChannelError> {
-        self.search_listings(cursor, page_size).await
+        self.search_listings(None, cursor, page_size).await
+    }
+
+    /// searchListingsItems filters by `lastUpdatedAfter` (whole seconds, rounded down:
+    /// the instant itself is included).
+    async fn products_changed_page(
+        &self,
+        since: DateTime<Utc>,
+        cursor: Option<&Cursor>,
+        page_size: usize,
+    ) -> Result<Page<ChannelProduct>, ChannelError> {
+        self.search_listings(Some(since), cursor, page_size).await
     }
 
     async fn orders_page(

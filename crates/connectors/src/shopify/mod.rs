@@ -164,7 +164,16 @@ impl Channel for Client {
         cursor: Option<&Cursor>,
         page_size: usize,
     ) -> Result<Page<ChannelProduct>, ChannelError> {
-        read::products_page(&self.gql, cursor, page_size).await
+        read::products_page(&self.gql, None, cursor, page_size).await
+    }
+
+    async fn products_changed_page(
+        &self,
+        since: DateTime<Utc>,
+        cursor: Option<&Cursor>,
+        page_size: usize,
+    ) -> Result<Page<ChannelProduct>, ChannelError> {
+        read::products_page(&self.gql, Some(since), cursor, page_size).await
     }
 
     async fn orders_page(

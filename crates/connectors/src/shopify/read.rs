@@ -216,8 +216,10 @@ struct Variant {
     inventory_item: Id,
 }
 
+/// A page of the catalogue, or with `changed_since` of the products changed since then.
 pub(crate) async fn products_page(
     gql: &Gql,
+    changed_since: Option<DateTime<Utc>>,
     cursor: Option<&Cursor>,
     page_size: usize,
 ) -> Result<Page<ChannelProduct>, ChannelError> {
@@ -228,6 +230,7 @@ pub(crate) async fn products_page(
             json!({
                 "first": first,
                 "after": cursor.map(|c| &c.0),
+                "query": changed_since.map(changed_since_query),
                 "variants": VARIANTS_PER_PRODUCT,
                 "media": MEDIA_PER_PRODUCT,
             }),
@@ -248,6 +251,14 @@ pub(crate) async fn products_page(
         items,
         next: data.products.page_info.next().map(Cursor),
     })
+}
+
+/// The search for products changed since `since`. Whole seconds, rounded down, and `>=`:
+/// the instant itself is included (a second read of a product is a harmless upsert; a
+/// missed change is not).
+fn changed_since_query(since: DateTime<Utc>) -> String {
+    let since = since.to_rfc3339_opts(SecondsFormat::Secs, true);
+    format!("updated_at:>='{since}'")
 }
 
 /// The variants after `cursor` of a product with more than fit in its page.

@@ -1,4 +1,5 @@
-//! Orders v0: getOrders, getOrder, getOrderItems over the seller's seeded order book.
+//! Orders v0: getOrders, getOrder, getOrderItems over the seller's order book (seeded, then
+//! placed).
 
 use std::sync::Arc;
 
@@ -65,16 +66,15 @@ pub(super) async fn get_orders(
     };
     let mut page = Vec::new();
     let mut index = filter.next;
-    let total = shop.catalogue.orders();
+    let total = shop.order_count();
     while index < total && page.len() < per_page {
-        let order = shop.catalogue.order(index);
-        if matches(&order) {
+        if let Some(order) = shop.order(index).filter(|o| matches(o)) {
             page.push(order_json(&seller.0, &order));
         }
         index += 1;
     }
     // A token only when another matching order exists, so the last page has none.
-    let more = (index..total).any(|i| matches(&shop.catalogue.order(i)));
+    let more = (index..total).any(|i| shop.order(i).is_some_and(|o| matches(&o)));
     let mut payload = json!({ "Orders": page });
     if more {
         payload["NextToken"] = json!(encode_token(&OrdersToken {
@@ -197,8 +197,9 @@ fn order_id(seller_id: &str, index: usize) -> String {
 
 fn find(shop: &Shop, seller_id: &str, order_id_given: &str) -> Option<SeedOrder> {
     let index: usize = order_id_given.rsplit('-').next()?.parse().ok()?;
-    (index < shop.catalogue.orders() && order_id(seller_id, index) == order_id_given)
-        .then(|| shop.catalogue.order(index))
+    (order_id(seller_id, index) == order_id_given)
+        .then(|| shop.order(index))
+        .flatten()
 }
 
 fn status(status: SeedOrderStatus) -> &'static str {

@@ -37,7 +37,7 @@ pub fn id_order(index: usize) -> String {
 fn index_of_order(shop: &Shop, id: &str) -> Option<usize> {
     let digits = id.strip_prefix('S').filter(|d| d.len() == 6)?;
     let index = usize::from_str_radix(digits, 36).ok()?;
-    (index < shop.catalogue.orders() && id_order(index) == id).then_some(index)
+    (index < shop.order_count() && id_order(index) == id).then_some(index)
 }
 
 fn status(status: SeedOrderStatus) -> &'static str {
@@ -147,8 +147,8 @@ pub async fn list(State(sandbox): State<Sandbox>, request: Signed) -> Result<Jso
     let updated = since(&request, "ts_units_updated_from_iso")?;
     let (offset, limit) = paging(&request.params, 1)?;
     let shop = shop(&sandbox, &request);
-    let mut orders: Vec<SeedOrder> = (0..shop.catalogue.orders())
-        .map(|i| shop.catalogue.order(i))
+    let mut orders: Vec<SeedOrder> = (0..shop.order_count())
+        .filter_map(|i| shop.order(i))
         .filter(|o| at_or_after(o.placed_at, created) && at_or_after(o.updated_at, updated))
         .collect();
     orders.sort_by_key(|o| (o.updated_at.timestamp(), o.index));
@@ -181,8 +181,9 @@ pub async fn one(
     request: Signed,
 ) -> Result<Json<Value>, Problem> {
     let shop = shop(&sandbox, &request);
-    let index = index_of_order(&shop, &id).ok_or_else(|| Problem::not_found("Order not found"))?;
-    let order = shop.catalogue.order(index);
+    let order = index_of_order(&shop, &id)
+        .and_then(|index| shop.order(index))
+        .ok_or_else(|| Problem::not_found("Order not found"))?;
     let units: Vec<Value> = units_of(&order)
         .into_iter()
         .map(|unit| {
@@ -227,8 +228,8 @@ pub async fn units(
     };
     let (offset, limit) = paging(params, 1)?;
     let shop = shop(&sandbox, &request);
-    let mut orders: Vec<SeedOrder> = (0..shop.catalogue.orders())
-        .map(|i| shop.catalogue.order(i))
+    let mut orders: Vec<SeedOrder> = (0..shop.order_count())
+        .filter_map(|i| shop.order(i))
         .filter(|o| at_or_after(o.placed_at, created) && at_or_after(o.updated_at, updated))
         .filter(|o| statuses.is_empty() || statuses.contains(&status(o.status)))
         .collect();
@@ -271,11 +272,10 @@ pub async fn unit(
         .and_then(|n| n.checked_sub(ORDER_UNIT_ID_BASE))
         .filter(|n| *n >= 0)
         .ok_or_else(not_found)?;
-    let index = usize::try_from(number / 100).map_err(|_| not_found())?;
-    if index >= shop.catalogue.orders() {
-        return Err(not_found());
-    }
-    let order = shop.catalogue.order(index);
+    let order = usize::try_from(number / 100)
+        .ok()
+        .and_then(|index| shop.order(index))
+        .ok_or_else(not_found)?;
     let unit = units_of(&order)
         .into_iter()
         .find(|(unit_id, ..)| unit_id.to_string() == id)

@@ -1,6 +1,8 @@
 //! Cursor pagination over a sorted list of keys, and the `query:` search filters the
 //! stand-in understands (`updated_at:>'2025-01-01T00:00:00Z'`, `created_at:<=…`).
 
+use std::collections::BTreeSet;
+
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -43,17 +45,63 @@ fn decode(cursor: &str) -> Option<(i64, usize)> {
 /// `last`/`before`, `reverse` flipping the order. Cursors are keyset positions, so a page
 /// stays right while earlier items change.
 pub fn paginate(mut keys: Vec<(i64, usize)>, args: &Map<String, Json>) -> Result<Window, String> {
-    let size = page_size(args)? as usize;
     keys.sort_unstable();
-    if args.get("reverse").and_then(Json::as_bool) == Some(true) {
-        keys.reverse();
-    }
+    window(keys.len(), |pos| keys[pos], args)
+}
+
+/// [`paginate`] over the ids `0..len` less `gaps`, each its own sort value (a catalogue in
+/// its own order, unfiltered): positions are computed, not listed, so a page costs the
+/// same at any depth of a catalogue of any size.
+pub fn paginate_ids(
+    len: usize,
+    gaps: &BTreeSet<usize>,
+    args: &Map<String, Json>,
+) -> Result<Window, String> {
+    let gaps: Vec<usize> = gaps.range(..len).copied().collect();
+    // The id at `pos`: past every gap at or below it.
+    let id_at = |pos: usize| {
+        let mut id = pos;
+        for &gap in &gaps {
+            if gap > id {
+                break;
+            }
+            id += 1;
+        }
+        (id as i64, id)
+    };
+    window(len - gaps.len(), id_at, args)
+}
+
+/// The page of the `len` ascending keys `key_at(0..len)` that `args` asks for.
+fn window(
+    len: usize,
+    key_at: impl Fn(usize) -> (i64, usize),
+    args: &Map<String, Json>,
+) -> Result<Window, String> {
+    let size = page_size(args)? as usize;
     let ascending = args.get("reverse").and_then(Json::as_bool) != Some(true);
-    // Position of the first key after `at` in the (possibly reversed) order.
-    let after_pos =
-        |at: (i64, usize)| keys.partition_point(|k| if ascending { *k <= at } else { *k >= at });
-    let before_pos =
-        |at: (i64, usize)| keys.partition_point(|k| if ascending { *k < at } else { *k > at });
+    let at = |pos: usize| key_at(if ascending { pos } else { len - 1 - pos });
+    // Position of the first key after `bound` in the (possibly reversed) order.
+    let after_pos = |bound: (i64, usize)| {
+        partition_point(len, |pos| {
+            let k = at(pos);
+            if ascending {
+                k <= bound
+            } else {
+                k >= bound
+            }
+        })
+    };
+    let before_pos = |bound: (i64, usize)| {
+        partition_point(len, |pos| {
+            let k = at(pos);
+            if ascending {
+                k < bound
+            } else {
+                k > bound
+            }
+        })
+    };
     let bound = |name: &str| -> Result<Option<(i64, usize)>, String> {
         match args.get(name).and_then(Json::as_str) {
             None => Ok(None),
@@ -63,20 +111,36 @@ pub fn paginate(mut keys: Vec<(i64, usize)>, args: &Map<String, Json>) -> Result
         }
     };
     let start = bound("after")?.map_or(0, after_pos);
-    let end = bound("before")?.map_or(keys.len(), before_pos).max(start);
+    let end = bound("before")?.map_or(len, before_pos).max(start);
     let (from, to) = if args.get("first").is_some_and(|v| !v.is_null()) {
         (start, (start + size).min(end))
     } else {
         (end.saturating_sub(size).max(start), end)
     };
     Ok(Window {
-        items: keys[from..to]
-            .iter()
-            .map(|&(key, id)| (cursor(key, id), id))
+        items: (from..to)
+            .map(|pos| {
+                let (key, id) = at(pos);
+                (cursor(key, id), id)
+            })
             .collect(),
-        has_next_page: to < keys.len(),
+        has_next_page: to < len,
         has_previous_page: from > 0,
     })
+}
+
+/// The first position in `0..len` where `pred` turns false (`pred` holds for a prefix).
+fn partition_point(len: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut low, mut high) = (0, len);
+    while low < high {
+        let mid = low + (high - low) / 2;
+        if pred(mid) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    low
 }
 
 /// One comparison of a search query.
@@ -209,6 +273,41 @@ mod tests {
             [6, 5]
         );
         assert!(reversed.has_next_page);
+    }
+
+    #[test]
+    fn computed_pages_of_ids_equal_listed_ones() {
+        let gaps: BTreeSet<usize> = [0, 3, 4, 9, 12].into();
+        let keys: Vec<_> = (0..12)
+            .filter(|i| !gaps.contains(i))
+            .map(|i| (i as i64, i))
+            .collect();
+        let ids = |w: &Window| w.items.clone();
+        let mid = paginate(keys.clone(), &args(json!({"first": 3})))
+            .unwrap()
+            .items[1]
+            .0
+            .clone();
+        for request in [
+            json!({"first": 4}),
+            json!({"first": 4, "after": mid}),
+            json!({"last": 2, "before": mid}),
+            json!({"first": 3, "reverse": true}),
+            json!({"first": 3, "reverse": true, "after": mid}),
+            json!({"last": 3}),
+            json!({"first": 50}),
+        ] {
+            let listed = paginate(keys.clone(), &args(request.clone())).unwrap();
+            let computed = paginate_ids(12, &gaps, &args(request.clone())).unwrap();
+            assert_eq!(ids(&listed), ids(&computed), "{request}");
+            assert_eq!(listed.has_next_page, computed.has_next_page, "{request}");
+            assert_eq!(
+                listed.has_previous_page, computed.has_previous_page,
+                "{request}"
+            );
+        }
+        let empty = paginate_ids(0, &BTreeSet::new(), &args(json!({"first": 5}))).unwrap();
+        assert!(empty.items.is_empty() && !empty.has_next_page);
     }
 
     #[test]

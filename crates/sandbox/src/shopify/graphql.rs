@@ -108,6 +108,7 @@ fn answer(ctx: &mut Ctx<'_>, shop: &Shop, request: &GraphqlRequest) -> Value {
     }
     let (data, errors, actual) = execute(ctx, &op);
     let status = with_state(shop, |s| {
+        s.spent += actual;
         cost::refund(s, requested.saturating_sub(actual), restore_rate)
     });
     webhooks::deliver_product_updates(ctx);

@@ -64,3 +64,30 @@ pub fn fault_answer(fault: Fault) -> Response {
 pub fn throttled_count(sandbox: &Sandbox, shop: &str) -> u64 {
     state::with_state(&sandbox.shop(Vendor::Shopify, shop), |s| s.throttled)
 }
+
+/// What a shop's cost bucket has given so far, for measuring a client's pacing: the
+/// budget it used and the THROTTLED answers it got.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Usage {
+    /// The actual cost of every answered query.
+    pub spent_points: u64,
+    /// Requests the bucket refused (injected throttles not counted).
+    pub throttled: u64,
+    pub currently_available: f64,
+    pub maximum_available: f64,
+    pub restore_rate: f64,
+}
+
+pub fn usage(sandbox: &Sandbox, shop: &str) -> Usage {
+    let restore_rate = sandbox.rate(cost::RESTORE_RATE);
+    state::with_state(&sandbox.shop(Vendor::Shopify, shop), |s| {
+        let now = cost::take(s, 0, restore_rate).unwrap_or_else(|status| status);
+        Usage {
+            spent_points: s.spent,
+            throttled: s.throttled,
+            currently_available: now.currently_available,
+            maximum_available: cost::MAXIMUM_AVAILABLE,
+            restore_rate,
+        }
+    })
+}

@@ -12,6 +12,8 @@ pub struct ShopifyState {
     pub bucket: Option<Bucket>,
     /// THROTTLED answers given so far.
     pub throttled: u64,
+    /// Points the bucket gave so far (each answer's actual cost).
+    pub spent: u64,
     pub subscriptions: Vec<Subscription>,
     /// Last subscription number handed out.
     pub last_subscription: u64,

@@ -17,14 +17,23 @@ pub struct Event<'a> {
     pub payload: &'a serde_json::Value,
 }
 
+/// A connection an event was new for.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub connection_id: Uuid,
+    pub user_id: Uuid,
+    /// The connection's status when the event arrived.
+    pub status: String,
+}
+
 /// Records the event once for every connection of its account: `account_ref` is set only
 /// once the channel accepted the connection's credentials for that account (or the shop
 /// approved the app install), so unverified connections get nothing. A repeated delivery
-/// (same event id) or a replayed body (same topic and body) adds nothing. Returns the ids of
-/// the connections it was new for.
-pub async fn record(db: &mut PgConnection, event: &Event<'_>) -> sqlx::Result<Vec<Uuid>> {
+/// (same event id) or a replayed body (same topic and body) adds nothing. Returns the
+/// connections it was new for.
+pub async fn record(db: &mut PgConnection, event: &Event<'_>) -> sqlx::Result<Vec<Recorded>> {
     let targets = sqlx::query(
-        "SELECT id, user_id FROM connections
+        "SELECT id, user_id, status FROM connections
           WHERE platform = $1 AND account_ref = $2 AND sandbox = $3",
     )
     .bind(event.platform)
@@ -34,15 +43,18 @@ pub async fn record(db: &mut PgConnection, event: &Event<'_>) -> sqlx::Result<Ve
     .await?;
     let mut new = Vec::new();
     for target in targets {
-        let connection_id: Uuid = target.try_get("id")?;
-        let user_id: Uuid = target.try_get("user_id")?;
+        let target = Recorded {
+            connection_id: target.try_get("id")?,
+            user_id: target.try_get("user_id")?,
+            status: target.try_get("status")?,
+        };
         let inserted = sqlx::query(
             "INSERT INTO channel_events (id, user_id, connection_id, platform, topic, event_id, body_sha256, payload)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         )
         .bind(Uuid::now_v7())
-        .bind(user_id)
-        .bind(connection_id)
+        .bind(target.user_id)
+        .bind(target.connection_id)
         .bind(event.platform)
         .bind(event.topic)
         .bind(event.event_id)
@@ -51,21 +63,30 @@ pub async fn record(db: &mut PgConnection, event: &Event<'_>) -> sqlx::Result<Ve
         .execute(&mut *db)
         .await?;
         if inserted.rows_affected() == 1 {
-            new.push(connection_id);
+            new.push(target);
         }
     }
     Ok(new)
 }
 
-/// Marks those of `ids` made through the app install as uninstalled at the channel (a
-/// pasted token is not the app's: its connection keeps working).
+/// Marks those of `ids` made through the app install as `disconnected` (the app's token is
+/// gone: they must be connected again), and fails their waiting sync job, which could only
+/// fail on the missing token. A pasted token is not the app's: its connection keeps
+/// working. A running job is left to its worker (its next channel call fails).
 pub async fn mark_uninstalled(db: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE connections
-            SET status = 'error', last_error_code = 'app_uninstalled',
-                last_error = 'The ShopMarkets app was uninstalled from the shop; connect it again.',
-                updated_at = now()
-          WHERE id = ANY($1) AND via_app",
+        "WITH gone AS (
+             UPDATE connections
+                SET status = 'disconnected', last_error_code = 'app_uninstalled',
+                    last_error = 'The ShopMarkets app was uninstalled from the shop; connect it again.',
+                    updated_at = now()
+              WHERE id = ANY($1) AND via_app
+          RETURNING id)
+         UPDATE sync_jobs
+            SET state = 'failed', error_code = 'app_uninstalled',
+                error = 'The ShopMarkets app was uninstalled from the shop.',
+                completed_at = now(), updated_at = now()
+          WHERE connection_id IN (SELECT id FROM gone) AND state = 'queued'",
     )
     .bind(ids)
     .execute(db)

@@ -17,9 +17,12 @@ pub struct ConnectionRow {
     pub last_checked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub stock_buffer: i32,
+    pub orders_synced_until: Option<DateTime<Utc>>,
+    pub products_synced_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, platform, shop_name, credentials_hint, settings, status, last_sync_at, last_error_code, last_error, sandbox, last_checked_at, created_at, updated_at";
+const COLUMNS: &str = "id, platform, shop_name, credentials_hint, settings, status, last_sync_at, last_error_code, last_error, sandbox, last_checked_at, created_at, updated_at, stock_buffer, orders_synced_until, products_synced_at";
 
 /// A connection with its sealed credentials.
 #[derive(sqlx::FromRow)]
@@ -231,22 +234,26 @@ pub async fn record_check(
     .await
 }
 
-/// Changes name and/or settings; `None` when there is no such connection of the user.
+/// Changes name, settings and/or stock buffer; `None` when there is no such connection of
+/// the user.
 pub async fn update(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
     id: Uuid,
     shop_name: Option<&str>,
     settings: Option<&serde_json::Value>,
+    stock_buffer: Option<i32>,
 ) -> sqlx::Result<Option<ConnectionRow>> {
     sqlx::query_as(&format!(
-        "UPDATE connections SET shop_name = coalesce($3, shop_name), settings = coalesce($4, settings), updated_at = now()
+        "UPDATE connections SET shop_name = coalesce($3, shop_name), settings = coalesce($4, settings),
+                stock_buffer = coalesce($5, stock_buffer), updated_at = now()
           WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}"
     ))
     .bind(user_id)
     .bind(id)
     .bind(shop_name)
     .bind(settings)
+    .bind(stock_buffer)
     .fetch_optional(db)
     .await
 }

@@ -21,10 +21,31 @@ pub struct ProductRow {
     pub has_local_changes: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What the channel had at the last sync (pulled or pushed).
+    pub channel_state: Option<ChannelState>,
+    pub channel_price_cents: Option<i64>,
+    pub channel_stock: Option<i32>,
+    /// Why the channel refused the last push.
+    pub push_error_code: Option<String>,
+    pub push_error: Option<String>,
+    pub pulled_at: Option<DateTime<Utc>>,
+}
+
+/// Where a channel product stands at its channel (`products.channel_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum ChannelState {
+    /// Listed and buyable.
+    Active,
+    /// Listed but not buyable (a draft, an offer on hold).
+    Inactive,
+    /// Gone from the channel; kept here with its history.
+    Removed,
 }
 
 /// By position, in the order of [`COLUMNS`] (every query reads exactly those): a page decodes
-/// 13 columns of up to 201 rows, and finding each by name costs more than decoding it.
+/// 19 columns of up to 201 rows, and finding each by name costs more than decoding it.
 impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for ProductRow {
     fn from_row(row: &'r sqlx::postgres::PgRow) -> sqlx::Result<Self> {
         use sqlx::Row;
@@ -42,13 +63,20 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for ProductRow {
             has_local_changes: row.try_get(10)?,
             created_at: row.try_get(11)?,
             updated_at: row.try_get(12)?,
+            channel_state: row.try_get(13)?,
+            channel_price_cents: row.try_get(14)?,
+            channel_stock: row.try_get(15)?,
+            push_error_code: row.try_get(16)?,
+            push_error: row.try_get(17)?,
+            pulled_at: row.try_get(18)?,
         })
     }
 }
 
 pub const COLUMNS: &str =
     "id, connection_id, sku, title, description, price_cents, currency, stock, images, synced_at, \
-     has_local_changes, created_at, updated_at";
+     has_local_changes, created_at, updated_at, channel_state, channel_price_cents, channel_stock, \
+     push_error_code, push_error, pulled_at";
 
 /// The orders a list can be sorted in; each has an index led by the owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,7 +284,8 @@ pub async fn insert(
     .await
 }
 
-/// Replaces the editable fields; a channel product is then marked as changed locally.
+/// Replaces the editable fields; a channel product is then marked as changed locally (and
+/// a refusal of its previous values by the channel is forgotten: the push sends it again).
 pub async fn update(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
@@ -265,7 +294,8 @@ pub async fn update(
 ) -> sqlx::Result<Option<ProductRow>> {
     sqlx::query_as(&format!(
         "UPDATE products SET sku = $3, title = $4, description = $5, price_cents = $6, currency = $7, stock = $8, images = $9,
-                has_local_changes = connection_id IS NOT NULL, updated_at = now()
+                has_local_changes = connection_id IS NOT NULL, push_error_code = NULL, push_error = NULL,
+                updated_at = now()
           WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}"
     ))
     .bind(user_id)
@@ -317,7 +347,8 @@ pub async fn bulk_update(
                 WHEN $5::int IS NOT NULL THEN $5
                 WHEN $6::int IS NOT NULL THEN stock + $6
                 ELSE stock END,
-            has_local_changes = connection_id IS NOT NULL, updated_at = now()
+            has_local_changes = connection_id IS NOT NULL, push_error_code = NULL, push_error = NULL,
+            updated_at = now()
           WHERE user_id = $1 AND id = ANY($2)",
     )
     .bind(user_id)
@@ -364,7 +395,8 @@ pub async fn upsert_many(
             ON CONFLICT (user_id, connection_id, sku) DO UPDATE SET
                 title = EXCLUDED.title, description = EXCLUDED.description, price_cents = EXCLUDED.price_cents,
                 currency = EXCLUDED.currency, stock = EXCLUDED.stock, images = EXCLUDED.images,
-                has_local_changes = p.connection_id IS NOT NULL, updated_at = now()
+                has_local_changes = p.connection_id IS NOT NULL, push_error_code = NULL, push_error = NULL,
+                updated_at = now()
             RETURNING (xmax = 0) AS created
          )
          SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM written",

@@ -30,7 +30,9 @@ pub struct ConnectionView {
     pub credentials_hint: String,
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
-    /// pending, active, error or paused.
+    /// pending (not checked yet), active, error (see `last_error_code`), paused, or
+    /// disconnected (the shop removed the ShopMarkets app: connect it again).
+    #[schema(schema_with = statuses)]
     pub status: String,
     pub last_sync_at: Option<DateTime<Utc>>,
     /// Why the connection does not work, in stable terms: a channel error code
@@ -44,6 +46,17 @@ pub struct ConnectionView {
     pub last_checked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The channel lists this many fewer units than are on hand (never below 0).
+    #[schema(minimum = 0, maximum = 1_000_000)]
+    pub stock_buffer: i32,
+    /// Orders changed up to here are imported; the next incremental sync starts here.
+    pub orders_synced_until: Option<DateTime<Utc>>,
+    /// When the last products sync of the connection ended.
+    pub products_synced_at: Option<DateTime<Utc>>,
+}
+
+fn statuses() -> utoipa::openapi::Object {
+    sm_http::openapi::string_enum(&["pending", "active", "error", "paused", "disconnected"])
 }
 
 impl TryFrom<ConnectionRow> for ConnectionView {
@@ -66,6 +79,9 @@ impl TryFrom<ConnectionRow> for ConnectionView {
             last_checked_at: c.last_checked_at,
             created_at: c.created_at,
             updated_at: c.updated_at,
+            stock_buffer: c.stock_buffer,
+            orders_synced_until: c.orders_synced_until,
+            products_synced_at: c.products_synced_at,
         })
     }
 }
@@ -378,9 +394,29 @@ pub struct UpdateConnection {
     /// A JSON object of at most 16 KiB.
     #[schema(value_type = Option<Object>)]
     pub settings: Option<serde_json::Value>,
+    /// List this many fewer units on the channel than are on hand (0 to 1,000,000; never
+    /// below 0 listed).
+    #[schema(minimum = 0, maximum = 1_000_000)]
+    pub stock_buffer: Option<i64>,
 }
 
-/// Renames a connection or replaces its settings.
+/// Most units a connection's stock buffer may hold back.
+pub const MAX_STOCK_BUFFER: i64 = 1_000_000;
+
+fn check_stock_buffer(buffer: i64) -> Result<i32, FieldError> {
+    if (0..=MAX_STOCK_BUFFER).contains(&buffer) {
+        Ok(buffer as i32)
+    } else {
+        Err(FieldError::new(
+            "stock_buffer",
+            "out_of_range",
+            "The stock buffer is a whole number from 0 to 1,000,000.",
+        ))
+    }
+}
+
+/// Renames a connection, replaces its settings or changes its stock buffer. A new buffer
+/// marks the channel products whose listed stock it changes as pending and queues a push.
 #[utoipa::path(patch, path = "/api/connections/{id}", tag = "connections", params(("id" = Uuid, Path)), request_body = UpdateConnection,
     responses((status = 200, body = ConnectionView), (status = 404, body = sm_http::ErrorBody), (status = 422, body = sm_http::ErrorBody)))]
 pub async fn update(
@@ -397,15 +433,25 @@ pub async fn update(
     if let Some(settings) = &req.settings {
         check_settings(settings)?;
     }
+    let stock_buffer = req.stock_buffer.map(check_stock_buffer).transpose()?;
+    let mut tx = state.db.begin().await?;
     let row = db::connections::update(
-        &state.db,
+        &mut *tx,
         user.user_id,
         id,
         name.as_deref(),
         req.settings.as_ref(),
+        stock_buffer,
     )
     .await?
     .ok_or_else(ApiError::not_found)?;
+    if stock_buffer.is_some() {
+        db::product_push::mark_stock_relisted(&mut *tx, user.user_id, id).await?;
+    }
+    tx.commit().await?;
+    if stock_buffer.is_some() {
+        crate::sync::push::after_local_edit(&state, user.user_id).await;
+    }
     Ok(Json(row.try_into()?))
 }
 

@@ -6,6 +6,8 @@ pub mod orders;
 pub mod products;
 pub mod profile;
 pub mod shopify;
+pub mod sync;
+pub mod sync_pending;
 pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
@@ -80,6 +82,11 @@ pub fn api(state: AppState, import_limit_bytes: usize) -> (Router, utoipa::opena
         .routes(routes!(orders::list))
         .routes(routes!(orders::get_one))
         .routes(routes!(analytics::summary))
+        .routes(routes!(sync_pending::pending))
+        .routes(routes!(sync::trigger))
+        .routes(routes!(sync::get_job))
+        .routes(routes!(sync::logs))
+        .routes(routes!(sync::ledger))
         .with_state(state)
         .split_for_parts();
     doc.merge(sm_http::health::HealthApi::openapi());

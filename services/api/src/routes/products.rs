@@ -18,11 +18,14 @@ use uuid::Uuid;
 use super::{page_size, Page};
 use crate::db;
 use crate::db::cancellable::{self, Cancellable};
-use crate::db::products::{BulkChange, Filter, ListQuery, ProductRow, Sort, SortKey, UpsertRows};
+use crate::db::products::{
+    BulkChange, ChannelState, Filter, ListQuery, ProductRow, Sort, SortKey, UpsertRows,
+};
 use crate::domain::product::{self, Money, ProductFields, ProductInput};
 use crate::domain::{cursor, product_csv};
 use crate::error::{Error, Result};
 use crate::state::AppState;
+use crate::sync::push;
 
 pub const MAX_BULK: usize = 1_000;
 
@@ -43,6 +46,27 @@ pub struct ProductView {
     pub has_local_changes: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Where it stands at its channel as last seen; null for cockpit-only products and
+    /// for channel products not synced yet.
+    pub channel_state: Option<ChannelState>,
+    /// The price the channel has (minor units, in `price.currency`), as of the last pull or
+    /// push; null when not known.
+    pub channel_price_cents: Option<i64>,
+    /// The stock the channel lists, as of the last pull or push; null when not known.
+    pub channel_stock: Option<i32>,
+    /// Why the channel refused the last push of this product (it stays pending until it is
+    /// edited again); null otherwise.
+    pub push_error: Option<PushError>,
+    /// When a pull last saw it at its channel.
+    pub pulled_at: Option<DateTime<Utc>>,
+}
+
+/// A channel's refusal of a pushed change, in its words.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PushError {
+    /// The channel's code where it gives one, else `rejected`.
+    pub code: String,
+    pub message: String,
 }
 
 impl From<ProductRow> for ProductView {
@@ -63,6 +87,14 @@ impl From<ProductRow> for ProductView {
             has_local_changes: p.has_local_changes,
             created_at: p.created_at,
             updated_at: p.updated_at,
+            channel_state: p.channel_state,
+            channel_price_cents: p.channel_price_cents,
+            channel_stock: p.channel_stock,
+            push_error: p.push_error_code.map(|code| PushError {
+                code,
+                message: p.push_error.unwrap_or_default(),
+            }),
+            pulled_at: p.pulled_at,
         }
     }
 }
@@ -216,6 +248,8 @@ pub async fn create(
         own_connection(&state, &user, id).await?;
     }
     let row = db::products::insert(&state.db, user.user_id, input.connection_id, &fields).await?;
+    // Its stock becomes the stock of every product of the merchant with the SKU.
+    push::after_local_edit(&state, user.user_id).await;
     Ok((StatusCode::CREATED, Json(row.into())))
 }
 
@@ -238,7 +272,8 @@ pub async fn get_one(
 }
 
 /// Replaces a product's fields (its channel stays). Channel products are marked as changed
-/// locally until the next push.
+/// locally until the next push, which is queued at once (`GET /api/sync/pending` shows
+/// what it sends).
 #[utoipa::path(put, path = "/api/products/{id}", tag = "products", params(("id" = Uuid, Path)), request_body = ProductInput,
     responses((status = 200, body = ProductView), (status = 404, body = sm_http::ErrorBody), (status = 409, body = sm_http::ErrorBody), (status = 422, body = sm_http::ErrorBody)))]
 pub async fn update(
@@ -251,6 +286,7 @@ pub async fn update(
     let row = db::products::update(&state.db, user.user_id, id, &fields)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    push::after_local_edit(&state, user.user_id).await;
     Ok(Json(row.into()))
 }
 
@@ -411,6 +447,7 @@ pub async fn bulk_update(
         return Err(ApiError::not_found().into());
     }
     tx.commit().await?;
+    push::after_local_edit(&state, user.user_id).await;
     Ok(Json(BulkResult { updated }))
 }
 
@@ -478,6 +515,7 @@ pub async fn import_csv(
     // The statements returned, done or refused (a duplicate SKU, say): the connection is fine.
     conn.release();
     let (created, updated) = written?;
+    push::after_local_edit(&state, user.user_id).await;
     Ok(Json(ImportResult { created, updated }))
 }
 

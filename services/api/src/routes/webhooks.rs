@@ -1,5 +1,5 @@
 //! Webhooks the channels send: checked, recorded once per connection, answered at once
-//! (no channel calls here; the sync engine acts on the recorded events).
+//! (no channel calls here: a new event queues a sync job that the workers run).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -9,11 +9,14 @@ use sha2::{Digest, Sha256};
 use sm_connectors::shopify::oauth;
 use sm_domain::Platform;
 use sm_http::ApiError;
+use uuid::Uuid;
 
 use crate::db;
 use crate::db::channel_events::Event;
 use crate::error::Result;
 use crate::state::AppState;
+use crate::sync::enqueue::{self, NewJob};
+use crate::sync::{Kind, Mode, Origin};
 
 /// Largest webhook body; Shopify's order payloads stay far below.
 pub const WEBHOOK_LIMIT_BYTES: usize = 1024 * 1024;
@@ -27,9 +30,13 @@ pub const WEBHOOK_LIMIT_BYTES: usize = 1024 * 1024;
 /// successfully gets none; `GET /api/connections/{id}/events` lists them); a repeated
 /// delivery (same `X-Shopify-Webhook-Id`), a replayed body (same topic and body under
 /// another id) and a shop nobody connected are acknowledged without recording anything.
-/// `app/uninstalled` also puts the connections made through the app install in `error`
-/// with `app_uninstalled` (a token connection is not the app's); its body must name the
-/// shop of `X-Shopify-Shop-Domain` (the signature covers the body only).
+/// A new event queues an incremental sync of what it names, in the same transaction:
+/// `products/*` and `inventory_levels/*` the products, `orders/*` the orders (merged into
+/// a job already waiting; nothing while one runs; none for a paused or disconnected
+/// connection). `app/uninstalled` instead marks the connections made through the app
+/// install `disconnected` with `app_uninstalled` and fails their waiting job (a token
+/// connection is not the app's); its body must name the shop of `X-Shopify-Shop-Domain`
+/// (the signature covers the body only).
 /// A signed delivery without `X-Shopify-Topic`, `X-Shopify-Shop-Domain` or
 /// `X-Shopify-Webhook-Id` answers 400 `missing_header`.
 #[utoipa::path(post, path = "/api/webhooks/shopify", tag = "shopify", security(()),
@@ -115,8 +122,25 @@ pub async fn shopify(
         },
     )
     .await?;
-    if topic == "app/uninstalled" && !new.is_empty() {
-        db::channel_events::mark_uninstalled(&mut tx, &new).await?;
+    if topic == "app/uninstalled" {
+        let ids: Vec<Uuid> = new.iter().map(|c| c.connection_id).collect();
+        db::channel_events::mark_uninstalled(&mut tx, &ids).await?;
+    } else if let Some(kind) = sync_kind(topic) {
+        // Recorded and queued together: an event is never recorded without its sync.
+        for target in new.iter().filter(|c| syncs_on_events(&c.status)) {
+            enqueue::enqueue(
+                &mut tx,
+                &state.sync,
+                &NewJob {
+                    user_id: target.user_id,
+                    connection_id: target.connection_id,
+                    kind,
+                    mode: Mode::Incremental,
+                    origin: Origin::Webhook,
+                },
+            )
+            .await?;
+        }
     }
     tx.commit().await?;
     tracing::info!(
@@ -127,6 +151,21 @@ pub async fn shopify(
         "Shopify webhook received"
     );
     Ok(StatusCode::OK)
+}
+
+/// What a topic names: products (`products/*`, and `inventory_levels/*`: a stock level)
+/// or orders (`orders/*`); `None` for topics that change nothing the sync reads.
+fn sync_kind(topic: &str) -> Option<Kind> {
+    match topic.split_once('/')?.0 {
+        "products" | "inventory_levels" => Some(Kind::Products),
+        "orders" => Some(Kind::Orders),
+        _ => None,
+    }
+}
+
+/// Events sync a connection unless its merchant paused it or the shop removed the app.
+fn syncs_on_events(status: &str) -> bool {
+    !matches!(status, "paused" | "disconnected")
 }
 
 /// True when an `app/uninstalled` body (the shop) is about `shop`: its `myshopify_domain`,

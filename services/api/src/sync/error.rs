@@ -13,6 +13,9 @@ pub enum SyncError {
     /// The connection was deleted or its credentials no longer open.
     #[error("{message}")]
     Connection { code: &'static str, message: String },
+    /// The attempt ran longer than one attempt may (`worker::MAX_ATTEMPT_TIME`).
+    #[error("the sync attempt took too long and was stopped")]
+    TimedOut,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -26,6 +29,7 @@ impl SyncError {
             SyncError::Channel(e) => e.code(),
             SyncError::LeaseLost => "lease_lost",
             SyncError::Connection { code, .. } => code,
+            SyncError::TimedOut => "sync_timed_out",
             SyncError::Db(_) | SyncError::Other(_) => "internal_error",
         }
     }
@@ -36,7 +40,7 @@ impl SyncError {
         match self {
             SyncError::Channel(e) => e.is_transient() || matches!(e, ChannelError::Protocol { .. }),
             SyncError::LeaseLost | SyncError::Connection { .. } => false,
-            SyncError::Db(_) | SyncError::Other(_) => true,
+            SyncError::TimedOut | SyncError::Db(_) | SyncError::Other(_) => true,
         }
     }
 
@@ -46,6 +50,7 @@ impl SyncError {
             SyncError::Channel(e) => e.to_string(),
             SyncError::Connection { message, .. } => message.clone(),
             SyncError::LeaseLost => "another worker took the job over".to_owned(),
+            SyncError::TimedOut => self.to_string(),
             SyncError::Db(_) | SyncError::Other(_) => {
                 "an internal error interrupted the sync".to_owned()
             }

@@ -98,12 +98,80 @@ impl Entry {
 
 /// Writes `entries` for the job, as many as its budget still allows (one statement);
 /// counts the rest in `sync_jobs.ledger_omitted`. Runs in the page's transaction.
+///
+/// The job row is locked first, so two writers of one job (a worker whose lease ran out
+/// and its successor) cannot both see room for the same entries. The entries already
+/// written are counted (bounded by the budget, along `sync_ledger_by_job`) only while
+/// nothing was omitted yet: once something was, the budget is spent.
 pub async fn write(
     tx: &mut PgConnection,
     job_id: Uuid,
     user_id: Uuid,
     entries: &[Entry],
 ) -> sqlx::Result<()> {
-    let _ = (tx, job_id, user_id, entries);
-    todo!("sync::ledger::write")
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut entity = Vec::with_capacity(entries.len());
+    let mut action = Vec::with_capacity(entries.len());
+    let mut product_id = Vec::with_capacity(entries.len());
+    let mut order_id = Vec::with_capacity(entries.len());
+    let mut sku = Vec::with_capacity(entries.len());
+    let mut external_id = Vec::with_capacity(entries.len());
+    let mut changes = Vec::with_capacity(entries.len());
+    let mut channel_code = Vec::with_capacity(entries.len());
+    let mut channel_message = Vec::with_capacity(entries.len());
+    let mut will_retry = Vec::with_capacity(entries.len());
+    for e in entries {
+        entity.push(e.entity.as_str());
+        action.push(e.action);
+        product_id.push(e.product_id);
+        order_id.push(e.order_id);
+        sku.push(e.sku.as_deref());
+        external_id.push(e.external_id.as_deref());
+        changes.push(&e.changes);
+        channel_code.push(e.channel_code.as_deref());
+        channel_message.push(e.channel_message.as_deref());
+        will_retry.push(e.will_retry);
+    }
+    sqlx::query(
+        "WITH job AS (
+             SELECT CASE WHEN j.ledger_omitted > 0 THEN 0
+                         ELSE greatest($13 - (SELECT count(*) FROM (
+                                  SELECT 1 FROM sync_ledger l WHERE l.job_id = j.id LIMIT $13) w), 0)
+                    END AS room
+               FROM sync_jobs j WHERE j.id = $1 FOR UPDATE
+         ), written AS (
+             INSERT INTO sync_ledger (job_id, user_id, entity, action, product_id, order_id, sku,
+                                      external_id, changes, channel_code, channel_message, will_retry)
+             SELECT $1, $2, e.entity, e.action, e.product_id, e.order_id, e.sku, e.external_id,
+                    e.changes, e.channel_code, e.channel_message, e.will_retry
+               FROM unnest($3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::text[], $8::text[],
+                           $9::jsonb[], $10::text[], $11::text[], $12::bool[])
+                    WITH ORDINALITY AS e(entity, action, product_id, order_id, sku, external_id,
+                                         changes, channel_code, channel_message, will_retry, n)
+               JOIN job ON e.n <= job.room
+              ORDER BY e.n
+             RETURNING 1
+         )
+         UPDATE sync_jobs SET ledger_omitted = ledger_omitted + $14 - (SELECT count(*) FROM written)
+          WHERE id = $1 AND (SELECT count(*) FROM written) < $14",
+    )
+    .bind(job_id)
+    .bind(user_id)
+    .bind(entity)
+    .bind(action)
+    .bind(product_id)
+    .bind(order_id)
+    .bind(sku)
+    .bind(external_id)
+    .bind(changes)
+    .bind(channel_code)
+    .bind(channel_message)
+    .bind(will_retry)
+    .bind(i64::from(MAX_PER_JOB))
+    .bind(entries.len() as i64)
+    .execute(tx)
+    .await?;
+    Ok(())
 }

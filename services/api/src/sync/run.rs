@@ -6,6 +6,7 @@ use sm_connectors::Connector;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use super::job::COLUMNS;
 use super::ledger::Entry;
 use super::{Job, Phase, SyncError};
 use crate::state::AppState;
@@ -59,11 +60,39 @@ impl RunContext {
     /// [`SyncError::LeaseLost`] when another worker holds the job now.
     pub async fn commit_page(
         &mut self,
-        tx: Transaction<'static, Postgres>,
+        mut tx: Transaction<'static, Postgres>,
         page: PageDone,
     ) -> Result<(), SyncError> {
-        let _ = (tx, page);
-        todo!("sync::run::commit_page")
+        super::ledger::write(&mut tx, self.job.id, self.job.user_id, &page.ledger).await?;
+        let (phase, cursor) = match page.next {
+            Some(cursor) => (self.job.phase, Some(cursor)),
+            None => (self.next_phase(), None),
+        };
+        let job: Option<Job> = sqlx::query_as(&format!(
+            "UPDATE sync_jobs
+                SET phase = $3, cursor = $4, items_done = items_done + $5,
+                    items_failed = items_failed + $6, items_total = coalesce($7, items_total),
+                    orders_seen_until = greatest(orders_seen_until, $8),
+                    lease_until = now() + $9, updated_at = now()
+              WHERE id = $1 AND lease_owner = $2 AND state = 'running'
+              RETURNING {COLUMNS}"
+        ))
+        .bind(self.lease.job_id)
+        .bind(self.lease.owner)
+        .bind(phase)
+        .bind(cursor)
+        .bind(page.items)
+        .bind(page.failed)
+        .bind(page.total)
+        .bind(page.orders_seen_until)
+        .bind(self.state.sync.lease)
+        .fetch_optional(&mut *tx)
+        .await?;
+        // Another worker holds the job: dropping `tx` rolls the page back.
+        let job = job.ok_or(SyncError::LeaseLost)?;
+        tx.commit().await?;
+        self.job = job;
+        Ok(())
     }
 
     /// The phase after the current one for the job's kind.

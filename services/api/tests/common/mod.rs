@@ -56,6 +56,8 @@ pub struct Stack {
     _stop_api: oneshot::Sender<()>,
     /// The security service's mail delivery (and pruning).
     _security_background: security::background::Background,
+    /// The sync workers of the API service (none unless a test asks: `--sync-workers 2`).
+    workers: Option<api::sync::worker::Workers>,
 }
 
 fn serve(app: axum::Router, listener: tokio::net::TcpListener) -> oneshot::Sender<()> {
@@ -135,10 +137,18 @@ impl Stack {
             "--credentials-keys",
             KEY,
         ];
+        // No sync runs unless a test asks (clap refuses a setting given twice).
+        for default in [["--sync-workers", "0"], ["--sync-interval-secs", "0"]] {
+            if !extra.contains(&default[0]) {
+                args.extend(default);
+            }
+        }
         args.extend_from_slice(extra);
         let config = api::config::Config::try_parse_from(args).unwrap();
         let (api_listener, api_url) = listener().await;
-        let api_app = api::router(api::state(&config, api_db).unwrap(), &config);
+        let api_state = api::state(&config, api_db).unwrap();
+        let workers = api::sync::worker::start(api_state.clone());
+        let api_app = api::router(api_state, &config);
         let stop_api = serve(api_app, api_listener);
 
         Stack {
@@ -150,7 +160,46 @@ impl Stack {
             stop_security: Some(stop_security),
             _security_background: security_background,
             _stop_api: stop_api,
+            workers: Some(workers),
         }
+    }
+
+    /// Stops the API service's sync workers as a shutdown does (jobs in hand given back).
+    pub async fn stop_workers(&mut self) {
+        if let Some(workers) = self.workers.take() {
+            workers.shutdown().await;
+        }
+    }
+
+    /// The API service's binary as a separate process on this stack's database, security
+    /// service and `sandbox`, with `env` on top (e.g. `SYNC_WORKERS`). Killed when dropped.
+    pub fn api_process(
+        &self,
+        sandbox: Option<&sm_sandbox::Running>,
+        env: &[(&str, &str)],
+    ) -> ApiProcess {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_api"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DATABASE_URL", database_url(&self.db))
+            .env("SECURITY_SERVICE_URL", &self.security)
+            .env("SERVICE_TOKEN", SERVICE_TOKEN)
+            .env("CREDENTIALS_KEYS", KEY)
+            .env("PORT", "0")
+            .env("BIND_ADDR", "127.0.0.1")
+            .env("SYNC_WORKERS", "1")
+            .env("SYNC_INTERVAL_SECS", "0")
+            .env("SYNC_LEASE_SECS", "2")
+            .env("RUST_LOG", "info,sqlx=warn")
+            .stdin(std::process::Stdio::null());
+        if let Some(sandbox) = sandbox {
+            command
+                .env("SANDBOX_URL", sandbox.url.to_string())
+                .env("SANDBOX_SECRET", SANDBOX_SECRET);
+        }
+        command.envs(env.iter().copied());
+        ApiProcess(command.spawn().expect("the api binary starts"))
     }
 
     /// A new merchant, signed up and in.
@@ -277,6 +326,37 @@ impl Stack {
         );
         res.json().await.unwrap()
     }
+}
+
+/// The API service's binary running as a child process; killed (SIGKILL) when dropped.
+pub struct ApiProcess(pub std::process::Child);
+
+impl ApiProcess {
+    /// `kill -9`: the process ends at once, no shutdown runs.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ApiProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A URL of the database `db` connects to: `DATABASE_URL` (the server the tests use)
+/// with the pool's database name (a `#[sqlx::test]` database of its own).
+pub fn database_url(db: &PgPool) -> String {
+    let server = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for the tests");
+    let mut url = url::Url::parse(&server).expect("DATABASE_URL is a URL");
+    let options = db.connect_options();
+    url.set_path(
+        options
+            .get_database()
+            .expect("the test pool names its database"),
+    );
+    url.to_string()
 }
 
 pub fn complete_profile() -> Value {
