@@ -59,6 +59,8 @@ CREATE UNIQUE INDEX sync_jobs_one_active ON sync_jobs (connection_id) WHERE stat
 -- What workers look for: due jobs, and running jobs whose lease ran out.
 CREATE INDEX sync_jobs_due ON sync_jobs (run_after) WHERE state = 'queued';
 CREATE INDEX sync_jobs_leases ON sync_jobs (lease_until) WHERE state = 'running';
+-- Finished jobs, oldest first: what the retention deletes.
+CREATE INDEX sync_jobs_finished ON sync_jobs (completed_at) WHERE state IN ('succeeded', 'failed');
 -- The merchant's logs, newest first (ids are UUIDv7), overall and per connection.
 CREATE INDEX sync_jobs_by_user ON sync_jobs (user_id, id DESC);
 CREATE INDEX sync_jobs_by_connection ON sync_jobs (user_id, connection_id, id DESC);

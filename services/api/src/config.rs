@@ -81,6 +81,11 @@ pub struct SyncArgs {
     #[arg(long = "sync-retry-base-secs", env = "SYNC_RETRY_BASE_SECS", default_value_t = 10,
         value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub sync_retry_base_secs: u64,
+    /// Finished sync jobs (the sync logs, with their ledgers) are deleted after this many
+    /// days.
+    #[arg(long = "sync-log-retention-days", env = "SYNC_LOG_RETENTION_DAYS", default_value_t = 90,
+        value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub sync_log_retention_days: u32,
     /// How far back a connection's first (full) orders import reaches.
     #[arg(long = "orders-import-days", env = "ORDERS_IMPORT_DAYS", default_value_t = 90,
         value_parser = clap::value_parser!(u32).range(1..=730))]
@@ -97,6 +102,7 @@ pub struct SyncSettings {
     pub max_attempts: i32,
     pub retry_base: Duration,
     pub orders_import_days: i64,
+    pub log_retention: Duration,
 }
 
 impl SyncArgs {
@@ -109,6 +115,7 @@ impl SyncArgs {
             max_attempts: self.sync_max_attempts as i32,
             retry_base: Duration::from_secs(self.sync_retry_base_secs),
             orders_import_days: i64::from(self.orders_import_days),
+            log_retention: Duration::from_secs(u64::from(self.sync_log_retention_days) * 86_400),
         }
     }
 }

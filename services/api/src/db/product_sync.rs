@@ -19,6 +19,7 @@ pub struct Known {
     pub currency: String,
     pub stock: i32,
     pub has_local_changes: bool,
+    pub channel_price_cents: Option<i64>,
     pub channel_content_sha: Option<Vec<u8>>,
     pub channel_state: Option<String>,
 }
@@ -34,7 +35,7 @@ pub async fn known(
 ) -> sqlx::Result<Vec<Known>> {
     sqlx::query_as(
         "SELECT id, external_id, sku, title, description, images, price_cents, currency, stock,
-                has_local_changes, channel_content_sha, channel_state
+                has_local_changes, channel_price_cents, channel_content_sha, channel_state
            FROM products
           WHERE user_id = $1 AND connection_id = $2
             AND (external_id = ANY($3::text[]) OR sku = ANY($4::text[]))

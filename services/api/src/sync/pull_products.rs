@@ -350,11 +350,13 @@ impl Plan {
                 let images = serde_json::Value::from(row.images.clone()).to_string();
                 (row.title.clone(), row.description.clone(), images)
             };
-        // Price: the cockpit's while a local change is pending (the push sends it).
+        // Price: the cockpit's while a local price change is pending (the push sends it);
+        // a pending stock change alone does not hold the channel's new price back.
+        let local_price = row.has_local_changes && row.channel_price_cents != Some(row.price_cents);
         let mut cents = row.price_cents;
         let mut currency = None;
         match price {
-            Some((channel, _)) if row.has_local_changes && channel != row.price_cents => {
+            Some((channel, _)) if local_price && channel != row.price_cents => {
                 self.ledger.push(
                     Entry::product("conflict", Some(row.id), &unit.sku, Some(external_id))
                         .change("price_cents", row.price_cents, channel)
@@ -364,7 +366,7 @@ impl Plan {
                         ),
                 );
             }
-            Some((channel, channel_currency)) if !row.has_local_changes => {
+            Some((channel, channel_currency)) if !local_price => {
                 if channel != row.price_cents {
                     updated = updated.change("price_cents", row.price_cents, channel);
                     changed = true;
@@ -477,6 +479,7 @@ mod tests {
             currency: "EUR".to_owned(),
             stock,
             has_local_changes: pending,
+            channel_price_cents: None,
             channel_content_sha: Some(unit.sha.clone()),
             channel_state: Some("active".to_owned()),
         }
@@ -550,6 +553,18 @@ mod tests {
         assert_eq!(free.existing.price_cents, [150]);
         assert_eq!(actions(&free), ["updated"]);
         assert_eq!(free.existing.channel_price_cents, [Some(150)]);
+        // Only the stock is pending (an order elsewhere): the channel's new price is taken.
+        let stock_only = plan(
+            &units,
+            &[Known {
+                channel_price_cents: Some(100),
+                ..known(&units[0], 100, 5, true)
+            }],
+            &[],
+            0,
+        );
+        assert_eq!(stock_only.existing.price_cents, [150]);
+        assert_eq!(actions(&stock_only), ["updated"]);
     }
 
     #[test]

@@ -26,26 +26,32 @@ const CONNECTION_BROKEN: [&str; 3] = [
     "credentials_unreadable",
 ];
 
-/// Takes the oldest due job — queued and due, or running with an expired lease (its
-/// worker died) — for `owner`, in one statement. `None`: nothing to do.
+/// Takes a job for `owner`: first one whose lease ran out (its worker died), then the
+/// oldest due one. Each step is one statement over its partial index (`sync_jobs_leases`,
+/// `sync_jobs_due`), so finished jobs, however many, cost nothing. `None`: nothing to do.
 pub async fn claim(db: &PgPool, owner: Uuid, lease: Duration) -> sqlx::Result<Option<Job>> {
-    sqlx::query_as(&format!(
-        "UPDATE sync_jobs
-            SET state = 'running', lease_owner = $1, lease_until = now() + $2,
-                attempts = attempts + 1, started_at = coalesce(started_at, now()),
-                updated_at = now()
-          WHERE id = (SELECT id FROM sync_jobs
-                       WHERE (state = 'queued' AND run_after <= now())
-                          OR (state = 'running' AND lease_until < now())
-                       ORDER BY coalesce(lease_until, run_after)
-                       LIMIT 1
-                       FOR UPDATE SKIP LOCKED)
-          RETURNING {COLUMNS}"
-    ))
-    .bind(owner)
-    .bind(lease)
-    .fetch_optional(db)
-    .await
+    for candidates in [
+        "state = 'running' AND lease_until < now() ORDER BY lease_until",
+        "state = 'queued' AND run_after <= now() ORDER BY run_after",
+    ] {
+        let job = sqlx::query_as(&format!(
+            "UPDATE sync_jobs
+                SET state = 'running', lease_owner = $1, lease_until = now() + $2,
+                    attempts = attempts + 1, started_at = coalesce(started_at, now()),
+                    updated_at = now()
+              WHERE id = (SELECT id FROM sync_jobs WHERE {candidates}
+                           LIMIT 1 FOR UPDATE SKIP LOCKED)
+              RETURNING {COLUMNS}"
+        ))
+        .bind(owner)
+        .bind(lease)
+        .fetch_optional(db)
+        .await?;
+        if job.is_some() {
+            return Ok(job);
+        }
+    }
+    Ok(None)
 }
 
 /// The heartbeat: extends the lease. `false` when the job is no longer this worker's.
@@ -64,7 +70,7 @@ pub async fn renew(db: &PgPool, lease: Lease, duration: Duration) -> sqlx::Resul
 
 /// Ends the job as succeeded and records the sync on the connection; local changes that
 /// arrived while it ran (pending products changed since the job started) get a follow-up
-/// push job. `None` when the job is no longer this worker's (nothing written).
+/// push job, webhooks that arrived while it ran an incremental sync of what they named. `None` when the job is no longer this worker's (nothing written).
 pub async fn succeed(
     db: &PgPool,
     settings: &SyncSettings,
@@ -112,13 +118,32 @@ pub async fn succeed(
     .bind(job.started_at)
     .fetch_one(&mut *tx)
     .await?;
-    if pending {
+    // Webhooks that came while the job ran found it running and queued nothing: what they
+    // named is read by an incremental follow-up.
+    let (orders, products): (Option<bool>, Option<bool>) = sqlx::query_as(
+        "SELECT bool_or(topic LIKE 'orders/%'),
+                bool_or(topic LIKE 'products/%' OR topic LIKE 'inventory_levels/%')
+           FROM channel_events
+          WHERE connection_id = $1 AND received_at >= $2
+            AND EXISTS (SELECT 1 FROM connections WHERE id = $1 AND status = 'active')",
+    )
+    .bind(job.connection_id)
+    .bind(job.started_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    let follow_up = match (orders.unwrap_or(false), products.unwrap_or(false)) {
+        (true, true) => Some((Kind::Both, Origin::Webhook)),
+        (true, false) => Some((Kind::Orders, Origin::Webhook)),
+        (false, true) => Some((Kind::Products, Origin::Webhook)),
+        (false, false) => pending.then_some((Kind::Push, Origin::Stock)),
+    };
+    if let Some((kind, origin)) = follow_up {
         let follow_up = NewJob {
             user_id: job.user_id,
             connection_id: job.connection_id,
-            kind: Kind::Push,
+            kind,
             mode: Mode::Incremental,
-            origin: Origin::Stock,
+            origin,
         };
         enqueue(&mut tx, settings, &follow_up).await?;
     }

@@ -30,6 +30,11 @@ pub async fn run(state: AppState, interval: Duration, mut stopped: watch::Receiv
             Ok(jobs) => tracing::info!(jobs, "scheduled syncs enqueued"),
             Err(e) => tracing::warn!(error = %e, "cannot enqueue the scheduled syncs"),
         }
+        match prune(&state.db, state.sync.log_retention).await {
+            Ok(0) => {}
+            Ok(jobs) => tracing::info!(jobs, "old sync logs deleted"),
+            Err(e) => tracing::warn!(error = %e, "cannot delete old sync logs"),
+        }
         tokio::select! {
             () = tokio::time::sleep(jitter(period)) => {}
             () = stopping(&mut stopped) => return,
@@ -39,7 +44,7 @@ pub async fn run(state: AppState, interval: Duration, mut stopped: watch::Receiv
 
 /// Enqueues an incremental `both` job (origin schedule) for every active connection whose
 /// last sync is older than `interval` (or that never synced) and that has no job waiting
-/// or running, at most [`MAX_PER_TICK`], the longest unsynced first. Its orders window
+/// or running nor one made within `interval`, at most [`MAX_PER_TICK`], the longest unsynced first. Its orders window
 /// follows [`super::enqueue`]: from the connection's high-water mark less the overlap, or
 /// the import window when it has none. Returns how many were enqueued.
 pub async fn tick(db: &PgPool, settings: &SyncSettings, interval: Duration) -> sqlx::Result<u64> {
@@ -53,9 +58,13 @@ pub async fn tick(db: &PgPool, settings: &SyncSettings, interval: Duration) -> s
                    FROM connections c
                   WHERE c.status = 'active'
                     AND (c.last_sync_at IS NULL OR c.last_sync_at < now() - $9)
+                    -- Nothing waiting or running, and no job made within the interval:
+                    -- a connection whose syncs fail is tried once per interval, not
+                    -- at every tick.
                     AND NOT EXISTS (SELECT 1 FROM sync_jobs j
-                                     WHERE j.connection_id = c.id
-                                       AND j.state IN ('queued', 'running'))
+                                     WHERE j.user_id = c.user_id AND j.connection_id = c.id
+                                       AND (j.state IN ('queued', 'running')
+                                            OR j.created_at > now() - $9))
                   ORDER BY c.last_sync_at NULLS FIRST, c.id
                   LIMIT $10) c
          ON CONFLICT (connection_id) WHERE state IN ('queued', 'running') DO NOTHING",
@@ -70,6 +79,26 @@ pub async fn tick(db: &PgPool, settings: &SyncSettings, interval: Duration) -> s
     .bind(settings.max_attempts)
     .bind(interval)
     .bind(MAX_PER_TICK as i64)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Most finished jobs one tick deletes (with their ledgers).
+pub const MAX_PRUNED_PER_TICK: i64 = 1_000;
+
+/// Deletes finished jobs (and, by cascade, their ledgers) completed more than `retention`
+/// ago, at most [`MAX_PRUNED_PER_TICK`]: the logs do not grow without end.
+pub async fn prune(db: &PgPool, retention: Duration) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM sync_jobs WHERE id IN (
+            SELECT id FROM sync_jobs
+             WHERE state IN ('succeeded', 'failed') AND completed_at < now() - $1
+             ORDER BY completed_at
+             LIMIT $2)",
+    )
+    .bind(retention)
+    .bind(MAX_PRUNED_PER_TICK)
     .execute(db)
     .await?;
     Ok(done.rows_affected())
