@@ -42,6 +42,9 @@ pub const SERVICES: &[Service] = &[
         env: &[
             ("SECURITY_SERVICE_URL", "http://localhost:3001"),
             ("SANDBOX_URL", "http://localhost:3010"),
+            // The api's own workers (SYNC_WORKERS, 2 by default) sync every connection
+            // every 5 minutes: an order placed at a sandbox shop shows up soon.
+            ("SYNC_INTERVAL_SECS", "300"),
         ],
         openapi: true,
     },

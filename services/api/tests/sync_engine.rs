@@ -196,6 +196,7 @@ async fn commit_page_moves_the_job_on_and_writes_nothing_once_the_lease_is_lost(
         job: claimed,
         stock_buffer: 0,
         platform: sm_domain::Platform::Shopify,
+        progressed: tokio::sync::watch::Sender::new(()),
     };
     let entry =
         |sku: &str| Entry::product("created", None, sku, Some(sku)).change("stock", Value::Null, 3);

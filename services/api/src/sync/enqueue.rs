@@ -92,15 +92,26 @@ pub async fn enqueue(
         } else {
             Mode::Incremental
         };
-        if kind == active.kind && mode == active.mode {
+        // The merchant asking does not wait for a retry's backoff.
+        let now = new.origin == Origin::Merchant;
+        if kind == active.kind && mode == active.mode && !now {
             return Ok(Some(Enqueued::Merged(active)));
         }
         // The waiting job starts over as the united kind. One waiting for a retry may
         // have committed pages: they are upserts, so reading them again doubles nothing.
         let since = orders_since(db, settings, new, kind, mode).await?.flatten();
         let merged: Job = sqlx::query_as(&format!(
-            "UPDATE sync_jobs SET kind = $2, mode = $3, phase = $4, cursor = NULL,
-                    orders_since = $5, updated_at = now()
+            "UPDATE sync_jobs
+                SET run_after = CASE WHEN $6 THEN least(run_after, now()) ELSE run_after END,
+                    attempts = CASE WHEN $6 THEN 0 ELSE attempts END,
+                    kind = $2, mode = $3, updated_at = now(),
+                    -- Unchanged: a retry resumes where it stood. Changed: from the start.
+                    phase = CASE WHEN kind = $2 AND mode = $3 THEN phase ELSE $4 END,
+                    cursor = CASE WHEN kind = $2 AND mode = $3 THEN cursor END,
+                    orders_since = CASE WHEN kind = $2 AND mode = $3 THEN orders_since ELSE $5 END,
+                    items_done = CASE WHEN kind = $2 AND mode = $3 THEN items_done ELSE 0 END,
+                    items_failed = CASE WHEN kind = $2 AND mode = $3 THEN items_failed ELSE 0 END,
+                    items_total = CASE WHEN kind = $2 AND mode = $3 THEN items_total END
               WHERE id = $1
               RETURNING {COLUMNS}"
         ))
@@ -109,6 +120,7 @@ pub async fn enqueue(
         .bind(mode)
         .bind(kind.phases()[0])
         .bind(since)
+        .bind(now)
         .fetch_one(&mut *db)
         .await?;
         return Ok(Some(Enqueued::Merged(merged)));

@@ -13,7 +13,7 @@ pub enum SyncError {
     /// The connection was deleted or its credentials no longer open.
     #[error("{message}")]
     Connection { code: &'static str, message: String },
-    /// The attempt ran longer than one attempt may (`worker::MAX_ATTEMPT_TIME`).
+    /// The attempt committed no page for `worker::MAX_STALL`.
     #[error("the sync attempt took too long and was stopped")]
     TimedOut,
     #[error(transparent)]

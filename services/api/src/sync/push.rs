@@ -48,6 +48,11 @@ pub async fn run(ctx: &mut RunContext) -> Result<(), SyncError> {
             _ => None,
         };
         let last = next.is_none();
+        // A worker whose lease ran out must not send stale values after the new owner
+        // sent newer ones: it checks (and renews) its lease right before writing out.
+        if !super::queue::renew(&ctx.state.db, ctx.lease, ctx.state.sync.lease).await? {
+            return Err(SyncError::LeaseLost);
+        }
         let pushed = push_batch(&ctx.channel, &batch).await?;
         let mut tx = ctx.begin().await?;
         if !batch.is_empty() {

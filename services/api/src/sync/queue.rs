@@ -96,13 +96,15 @@ pub async fn succeed(
     // connection keeps its status and reason).
     sqlx::query(
         "UPDATE connections
-            SET last_sync_at = now(), updated_at = now(),
+            SET last_sync_at = CASE WHEN $2 THEN now() ELSE last_sync_at END, updated_at = now(),
                 last_error = CASE WHEN status IN ('active', 'error') THEN NULL ELSE last_error END,
                 last_error_code = CASE WHEN status IN ('active', 'error') THEN NULL ELSE last_error_code END,
                 status = CASE WHEN status = 'error' THEN 'active' ELSE status END
           WHERE id = $1",
     )
     .bind(job.connection_id)
+    // A push reads nothing in: the schedule must still pull the connection's orders.
+    .bind(job.kind != Kind::Push)
     .execute(&mut *tx)
     .await?;
     // Only changes made since the job started: one the push could not clear for another

@@ -30,6 +30,9 @@ pub struct RunContext {
     pub stock_buffer: i32,
     /// `connections.platform`.
     pub platform: sm_domain::Platform,
+    /// Told of every committed page: the worker's watchdog stops an attempt that commits
+    /// nothing for too long.
+    pub progressed: tokio::sync::watch::Sender<()>,
 }
 
 /// A page's outcome, committed with its writes by [`RunContext::commit_page`].
@@ -63,6 +66,7 @@ impl RunContext {
         mut tx: Transaction<'static, Postgres>,
         page: PageDone,
     ) -> Result<(), SyncError> {
+        check_cursor(self.job.cursor.as_deref(), page.next.as_deref())?;
         super::ledger::write(&mut tx, self.job.id, self.job.user_id, &page.ledger).await?;
         let (phase, cursor) = match page.next {
             Some(cursor) => (self.job.phase, Some(cursor)),
@@ -92,6 +96,7 @@ impl RunContext {
         let job = job.ok_or(SyncError::LeaseLost)?;
         tx.commit().await?;
         self.job = job;
+        self.progressed.send_replace(());
         Ok(())
     }
 
@@ -99,6 +104,23 @@ impl RunContext {
     pub fn next_phase(&self) -> Phase {
         self.job.kind.after(self.job.phase)
     }
+}
+
+/// Longest cursor a job stores (`sync_jobs.cursor`).
+pub const MAX_CURSOR_LEN: usize = 4096;
+
+/// A channel that hands back the cursor it was given would be read in a loop until the
+/// attempt times out; one longer than the column holds could never be committed. Either
+/// is the channel's fault: a protocol error, rolled back with the page.
+fn check_cursor(current: Option<&str>, next: Option<&str>) -> Result<(), SyncError> {
+    let message = match next {
+        Some(next) if Some(next) == current => "the channel returned the same page cursor again",
+        Some(next) if next.len() > MAX_CURSOR_LEN => "the channel returned an overlong page cursor",
+        _ => return Ok(()),
+    };
+    Err(SyncError::Channel(sm_connectors::ChannelError::Protocol {
+        message: message.to_owned(),
+    }))
 }
 
 /// Runs the job's phases from where it stands until `Done`.
@@ -110,5 +132,21 @@ pub async fn run(ctx: &mut RunContext) -> Result<(), SyncError> {
             Phase::Push => super::push::run(ctx).await?,
             Phase::Done => return Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_or_overlong_cursor_is_a_protocol_error() {
+        assert!(check_cursor(None, Some("a")).is_ok());
+        assert!(check_cursor(Some("a"), Some("b")).is_ok());
+        assert!(check_cursor(Some("a"), None).is_ok());
+        let again = check_cursor(Some("a"), Some("a")).unwrap_err();
+        assert_eq!(again.code(), "channel_protocol_error");
+        let long = "x".repeat(MAX_CURSOR_LEN + 1);
+        assert!(check_cursor(None, Some(&long)).is_err());
     }
 }

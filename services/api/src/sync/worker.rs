@@ -18,11 +18,10 @@ use super::{schedule, Job, SyncError};
 use crate::channels;
 use crate::state::AppState;
 
-/// Longest one attempt of a job may run before it is stopped and retried. A full import of
-/// a large catalogue at a throttled channel takes minutes, not hours; an attempt still
-/// running after this is stuck (a channel that keeps a connection open without answering),
-/// and its next attempt resumes after the last committed page.
-pub const MAX_ATTEMPT_TIME: Duration = Duration::from_secs(3600);
+/// Longest an attempt may go without committing a page before it is stopped and retried
+/// (a channel that keeps a connection open without answering); the next attempt resumes
+/// after the last committed page. The connector's own timeouts and retries end far sooner.
+pub const MAX_STALL: Duration = Duration::from_secs(15 * 60);
 
 /// How often an idle worker looks for work.
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -214,15 +213,26 @@ async fn context(state: &AppState, job: Job, lease: Lease) -> Result<RunContext,
         channel,
         stock_buffer: target.stock_buffer,
         platform,
+        progressed: tokio::sync::watch::Sender::new(()),
     })
 }
 
-/// One attempt: the job's phases, bounded by [`MAX_ATTEMPT_TIME`]; a panic in a phase
-/// fails the attempt instead of the worker.
+/// One attempt: the job's phases, cancelled when no page was committed for
+/// [`MAX_STALL`] (a long import that keeps committing runs on; its lease holds it); a
+/// panic in a phase fails the attempt instead of the worker.
 async fn attempt(ctx: &mut RunContext) -> Result<(), SyncError> {
+    let mut progress = ctx.progressed.subscribe();
+    let watchdog = async move {
+        // Resolves once a whole MAX_STALL passed without a commit.
+        while let Ok(Ok(())) = tokio::time::timeout(MAX_STALL, progress.changed()).await {}
+    };
     let run = AssertUnwindSafe(run::run(ctx)).catch_unwind();
-    match tokio::time::timeout(MAX_ATTEMPT_TIME, run).await {
-        Err(_) => Err(SyncError::TimedOut),
+    let outcome = tokio::select! {
+        outcome = run => Ok(outcome),
+        () = watchdog => Err(()),
+    };
+    match outcome {
+        Err(()) => Err(SyncError::TimedOut),
         Ok(Err(panic)) => {
             let what = panic
                 .downcast_ref::<&str>()
@@ -248,7 +258,9 @@ async fn heartbeat(db: &PgPool, lease: Lease, length: Duration) {
             Ok(false) => return,
             Err(e) => {
                 tracing::warn!(job = %lease.job_id, error = %e, "cannot renew a sync job's lease");
-                if renewed.elapsed() >= length {
+                // Give up with a third of the lease left, before another worker can take
+                // the job, so that two never write at once.
+                if renewed.elapsed() >= length * 2 / 3 {
                     return;
                 }
             }
