@@ -97,7 +97,16 @@ pub struct ListingUpdate {
     pub sku: String,
     pub price: Option<Money>,
     pub quantity: Option<i64>,
+    /// With `quantity`: what the channel had at our last sync. A channel that can check it
+    /// (Shopify's `compareQuantity`) sets `quantity` only if it still has this, and else
+    /// rejects the item with [`STOCK_CHANGED_AT_CHANNEL`]: a sale there since is not
+    /// overwritten. `None`: set it whatever the channel has.
+    pub expected_quantity: Option<i64>,
 }
+
+/// The rejection code of a stock update the channel refused because its stock changed
+/// since our last sync (a sale there): pull first, then push again.
+pub const STOCK_CHANGED_AT_CHANNEL: &str = "stock_changed_at_channel";
 
 /// Why the channel refused one item of a batch, in its own words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

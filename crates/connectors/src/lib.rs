@@ -22,7 +22,7 @@ pub mod shopify;
 
 pub use channel::{
     orders, products, Channel, ChannelOrder, ChannelProduct, Cursor, ItemOutcome, Limits,
-    ListingUpdate, Money, OrderLine, OrderStatus, Page, Rejection,
+    ListingUpdate, Money, OrderLine, OrderStatus, Page, Rejection, STOCK_CHANGED_AT_CHANNEL,
 };
 pub use connector::{ConnectionCredentials, Connector, Connectors, ConnectorsConfig};
 pub use error::ChannelError;

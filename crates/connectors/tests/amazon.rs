@@ -381,6 +381,7 @@ fn update(sku: &str, cents: Option<i64>, currency: &str, quantity: Option<i64>) 
             currency: currency.into(),
         }),
         quantity,
+        expected_quantity: None,
     }
 }
 

@@ -272,6 +272,7 @@ fn update(external_id: &str, sku: &str, cents: i64, quantity: i64) -> ListingUpd
             currency: "EUR".into(),
         }),
         quantity: Some(quantity),
+        expected_quantity: None,
     }
 }
 

@@ -335,6 +335,7 @@ async fn pushed_prices_and_stock_read_back() {
             currency: "EUR".into(),
         }),
         quantity: Some(quantity),
+        expected_quantity: None,
     };
     let outcomes = client
         .push(&[update(a, 1_234, 7), update(b, 99_999, 0)])
@@ -378,6 +379,50 @@ async fn pushed_prices_and_stock_read_back() {
     assert_eq!(find(&a.sku).quantity, Some(7));
     assert_eq!(find(&b.sku).price.as_ref().unwrap().cents, 99_999);
     assert_eq!(s.throttled(), 0);
+}
+
+/// A stock set with the quantity last read: a sale at Shopify since (the quantity moved)
+/// rejects that item with `stock_changed_at_channel`, and the rest of the call is applied.
+#[tokio::test]
+async fn a_stock_changed_at_shopify_is_not_overwritten() {
+    let s = setup(20, 0, 1_000.0).await;
+    let client = s.client();
+    let before = all_products(&client, 25).await;
+    let (a, b) = (&before[2], &before[5]);
+    let update = |p: &ChannelProduct, quantity: i64, expected: i64| ListingUpdate {
+        external_id: p.external_id.clone(),
+        parent_id: p.parent_id.clone(),
+        inventory_id: p.inventory_id.clone(),
+        sku: p.sku.clone(),
+        price: None,
+        quantity: Some(quantity),
+        expected_quantity: Some(expected),
+    };
+    let (a_had, b_had) = (a.quantity.unwrap(), b.quantity.unwrap());
+    // A sold one at Shopify after we read it.
+    let outcomes = client
+        .push(&[update(a, 40, a_had + 1), update(b, 41, b_had)])
+        .await
+        .unwrap();
+    let rejection = outcomes[0].result.as_ref().unwrap_err();
+    assert_eq!(rejection.code, sm_connectors::STOCK_CHANGED_AT_CHANNEL);
+    assert!(outcomes[1].result.is_ok(), "{outcomes:?}");
+    let after = all_products(&client, 25).await;
+    let find = |sku: &str| after.iter().find(|p| p.sku == sku).unwrap().quantity;
+    assert_eq!(find(&a.sku), Some(a_had), "not overwritten");
+    assert_eq!(find(&b.sku), Some(41));
+    // With the quantity Shopify has, it is set.
+    let outcomes = client.push(&[update(a, 40, a_had)]).await.unwrap();
+    assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
+    assert_eq!(
+        all_products(&client, 25)
+            .await
+            .iter()
+            .find(|p| p.sku == a.sku)
+            .unwrap()
+            .quantity,
+        Some(40)
+    );
 }
 
 #[tokio::test]
@@ -716,6 +761,7 @@ async fn webhooks_are_registered_once_and_arrive_signed() {
                 currency: "EUR".into(),
             }),
             quantity: None,
+            expected_quantity: None,
         }])
         .await
         .unwrap();

@@ -142,8 +142,20 @@ impl ApiError {
         )
     }
 
+    /// 503 `busy_try_again` with `Retry-After: 1`: the request lost a race with another
+    /// (a deadlock or a serialization failure); sent again, it goes through.
+    pub fn busy() -> Self {
+        let mut e = Self::unavailable(
+            "busy_try_again",
+            "The request collided with another one; send it again.",
+        );
+        e.retry_after_secs = Some(1);
+        e
+    }
+
     /// A database error. A database that is away (no connection within the acquire timeout,
-    /// a broken or refused connection, a server shutting down) is 503 `database_unavailable`.
+    /// a broken or refused connection, a server shutting down) is 503 `database_unavailable`;
+    /// a deadlock or serialization failure (SQLSTATE 40P01, 40001) 503 `busy_try_again`.
     /// Values Postgres refuses — SQLSTATE class 22 (numbers or dates out of range, NUL
     /// characters) and check constraints — come from the request: 400 `invalid_value`.
     /// Anything else is ours: a logged 500.
@@ -153,6 +165,13 @@ impl ApiError {
             return Self::database_unavailable();
         }
         if let Some(db) = e.as_database_error() {
+            if db
+                .code()
+                .is_some_and(|code| code == "40P01" || code == "40001")
+            {
+                tracing::warn!(error = %db, "a request lost a database race");
+                return Self::busy();
+            }
             let data_exception = db.code().is_some_and(|code| code.starts_with("22"));
             if data_exception || db.is_check_violation() {
                 tracing::warn!(error = %db, "the database refused a value");
@@ -266,6 +285,52 @@ mod tests {
             assert_eq!(api.code, "database_unavailable");
         }
         let other = ApiError::from_database(sqlx::Error::Protocol("unexpected message".into()));
+        assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    /// A Postgres error with just a SQLSTATE.
+    #[derive(Debug)]
+    struct Sqlstate(&'static str);
+
+    impl std::fmt::Display for Sqlstate {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Sqlstate {}
+
+    impl sqlx::error::DatabaseError for Sqlstate {
+        fn message(&self) -> &str {
+            "lost a race"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    #[test]
+    fn deadlocks_and_serialization_failures_are_503_try_again() {
+        for code in ["40P01", "40001"] {
+            let api = ApiError::from_database(sqlx::Error::Database(Box::new(Sqlstate(code))));
+            assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE, "{code}");
+            assert_eq!(api.code, "busy_try_again");
+            let response = api.render(None);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        }
+        let other = ApiError::from_database(sqlx::Error::Database(Box::new(Sqlstate("42P01"))));
         assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -108,7 +108,7 @@ const TIMEOUT: Answer = ("408", "request_timeout");
 const INTERNAL: Answer = ("500", "internal_error");
 const UNAVAILABLE: Answer = (
     "503",
-    "a dependency (database, security service) is unavailable",
+    "a dependency (database, security service) is unavailable, or busy_try_again (send it again after Retry-After)",
 );
 
 /// True when none of the alternatives is the empty requirement (anonymous access).

@@ -32,7 +32,11 @@ CREATE TABLE sync_jobs (
     -- The newest order change committed so far; becomes the connection's high-water mark.
     orders_seen_until timestamptz,
     items_done      integer NOT NULL DEFAULT 0 CHECK (items_done >= 0),
-    -- Where the channel tells it (the catalogue size); else NULL.
+    -- Items handled in the current phase (reset with items_total when the phase changes):
+    -- the progress of a job whose phases count different things.
+    phase_done      integer NOT NULL DEFAULT 0 CHECK (phase_done >= 0),
+    -- The current phase's item count, where the channel tells it (the catalogue size);
+    -- else NULL.
     items_total     integer CHECK (items_total >= 0),
     items_failed    integer NOT NULL DEFAULT 0 CHECK (items_failed >= 0),
     attempts        integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
@@ -44,6 +48,8 @@ CREATE TABLE sync_jobs (
     -- only in the ledger.
     error_code      text,
     error           text,
+    -- Ledger entries written for the job (kept here so the budget check reads one row).
+    ledger_written  integer NOT NULL DEFAULT 0 CHECK (ledger_written >= 0),
     -- Ledger entries not written because the job had written the most one job keeps.
     ledger_omitted  integer NOT NULL DEFAULT 0,
     created_at      timestamptz NOT NULL DEFAULT now(),
@@ -74,7 +80,7 @@ CREATE TABLE sync_ledger (
     user_id         uuid NOT NULL,
     entity          text NOT NULL CHECK (entity IN ('product', 'order')),
     -- created, updated, removed, conflict, skipped, pushed, rejected, imported,
-    -- status_changed, stock_lowered
+    -- status_changed, stock_lowered, stock_returned
     action          text NOT NULL,
     product_id      uuid,
     order_id        uuid,
@@ -94,6 +100,10 @@ ALTER TABLE connections
     ADD COLUMN stock_buffer integer NOT NULL DEFAULT 0 CHECK (stock_buffer BETWEEN 0 AND 1000000),
     -- Orders changed up to here are imported: the next incremental orders sync starts here.
     ADD COLUMN orders_synced_until timestamptz,
+    -- When the first completed orders import started: orders placed before it are history
+    -- (the channel's stock already reflects them) and never lower the stock, even when an
+    -- incremental import sees one for the first time (shipped or refunded long after).
+    ADD COLUMN orders_stock_from timestamptz,
     -- When the last products pass ended; the next incremental one reads changes since.
     ADD COLUMN products_synced_at timestamptz,
     DROP CONSTRAINT connections_status_check,
@@ -128,6 +138,10 @@ ALTER TABLE products ADD CONSTRAINT products_id_owner UNIQUE (id, user_id);
 -- One stock per SKU: a statement that sets the stock of some products sets it on every
 -- product of the merchant with the same SKU, and marks the channel ones for the push. Held
 -- here so every write (single edit, bulk edit, CSV import, order import) keeps it.
+-- A product that only joins a SKU by a SKU change (its stock untouched) takes the stock
+-- the SKU's other products have: a renamed channel variant does not impose its old
+-- stock on them. An insert states its stock (the products pull adopts the merchant's
+-- under a lock before it inserts). Writers lock the rows of the SKUs they touch first.
 CREATE FUNCTION products_one_stock() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- The trigger's own update does not cascade again.
@@ -135,6 +149,7 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP = 'UPDATE' THEN
+        -- A real stock change sets the SKU.
         UPDATE products p
            SET stock = n.stock,
                has_local_changes = p.has_local_changes OR p.connection_id IS NOT NULL,
@@ -142,8 +157,26 @@ BEGIN
                updated_at = now()
           FROM (SELECT DISTINCT ON (c.user_id, c.sku) c.user_id, c.sku, c.stock
                   FROM changed_rows c JOIN previous_rows o ON o.id = c.id
-                 WHERE o.stock <> c.stock OR o.sku <> c.sku
+                 WHERE o.stock <> c.stock
                  ORDER BY c.user_id, c.sku, c.updated_at DESC, c.id DESC) n
+         WHERE p.user_id = n.user_id AND p.sku = n.sku AND p.stock <> n.stock;
+        -- A SKU joined by a SKU change keeps the stock of the products it had; only joiners
+        -- (no other product has the SKU) agree on the latest joiner's.
+        WITH joined AS (
+            SELECT c.id, c.user_id, c.sku
+              FROM changed_rows c JOIN previous_rows o ON o.id = c.id
+             WHERE o.sku <> c.sku AND o.stock = c.stock
+        )
+        UPDATE products p
+           SET stock = n.stock,
+               has_local_changes = p.has_local_changes OR p.connection_id IS NOT NULL,
+               push_error_code = NULL, push_error = NULL,
+               updated_at = now()
+          FROM (SELECT DISTINCT ON (g.user_id, g.sku) g.user_id, g.sku, g.stock
+                  FROM products g
+                 WHERE (g.user_id, g.sku) IN (SELECT user_id, sku FROM joined)
+                 ORDER BY g.user_id, g.sku, g.id IN (SELECT id FROM joined),
+                          g.updated_at DESC, g.id DESC) n
          WHERE p.user_id = n.user_id AND p.sku = n.sku AND p.stock <> n.stock;
     ELSE
         UPDATE products p
@@ -169,6 +202,9 @@ CREATE TRIGGER products_one_stock_on_insert AFTER INSERT ON products
 -- lines tied to their merchant.
 ALTER TABLE orders
     ADD COLUMN channel_updated_at timestamptz,
+    -- An import lowered the stock by this order's lines: a cancellation or refund gives
+    -- them back (once).
+    ADD COLUMN stock_taken boolean NOT NULL DEFAULT false,
     ADD CONSTRAINT orders_id_owner UNIQUE (id, user_id);
 
 ALTER TABLE order_items ADD COLUMN user_id uuid, ADD COLUMN external_id text;

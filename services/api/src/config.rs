@@ -81,6 +81,11 @@ pub struct SyncArgs {
     #[arg(long = "sync-retry-base-secs", env = "SYNC_RETRY_BASE_SECS", default_value_t = 10,
         value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub sync_retry_base_secs: u64,
+    /// An attempt that commits no page for this long (a channel holding a connection open
+    /// without answering) is stopped and retried.
+    #[arg(long = "sync-stall-secs", env = "SYNC_STALL_SECS", default_value_t = 900,
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub sync_stall_secs: u64,
     /// Finished sync jobs (the sync logs, with their ledgers) are deleted after this many
     /// days.
     #[arg(long = "sync-log-retention-days", env = "SYNC_LOG_RETENTION_DAYS", default_value_t = 90,
@@ -103,6 +108,8 @@ pub struct SyncSettings {
     pub retry_base: Duration,
     pub orders_import_days: i64,
     pub log_retention: Duration,
+    /// Longest an attempt may go without committing a page.
+    pub stall: Duration,
 }
 
 impl SyncArgs {
@@ -116,6 +123,7 @@ impl SyncArgs {
             retry_base: Duration::from_secs(self.sync_retry_base_secs),
             orders_import_days: i64::from(self.orders_import_days),
             log_retention: Duration::from_secs(u64::from(self.sync_log_retention_days) * 86_400),
+            stall: Duration::from_secs(self.sync_stall_secs),
         }
     }
 }

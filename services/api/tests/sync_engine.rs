@@ -212,7 +212,10 @@ async fn commit_page_moves_the_job_on_and_writes_nothing_once_the_lease_is_lost(
     ctx.commit_page(tx, page).await.unwrap();
     assert_eq!(ctx.job.phase, Phase::Products);
     assert_eq!(ctx.job.cursor.as_deref(), Some("page-2"));
-    assert_eq!((ctx.job.items_done, ctx.job.items_total), (2, Some(3)));
+    assert_eq!(
+        (ctx.job.items_done, ctx.job.phase_done, ctx.job.items_total),
+        (2, 2, Some(3))
+    );
 
     let tx = ctx.begin().await.unwrap();
     let page = PageDone {
@@ -226,13 +229,15 @@ async fn commit_page_moves_the_job_on_and_writes_nothing_once_the_lease_is_lost(
         (ctx.job.phase, ctx.job.cursor.as_deref()),
         (Phase::Push, None)
     );
+    // The push phase counts its own items, against a total not known yet.
     assert_eq!(
         (
             ctx.job.items_done,
             ctx.job.items_failed,
+            ctx.job.phase_done,
             ctx.job.items_total
         ),
-        (3, 1, Some(3))
+        (3, 1, 0, None)
     );
     assert_eq!(job(&db, ctx.job.id).await.items_done, 3);
 
@@ -448,7 +453,7 @@ async fn refused_credentials_fail_at_once_and_put_the_connection_in_error(db: Pg
 async fn success_records_the_sync_and_pushes_changes_made_meanwhile(db: PgPool) {
     let settings = app_state(&db, &[]).sync;
     let (user, conn) = connection(&db, "error").await;
-    job_for(&db, &settings, user, conn, Kind::Products).await;
+    job_for(&db, &settings, user, conn, Kind::Both).await;
     let claimed = queue::claim(&db, Uuid::now_v7(), MINUTE)
         .await
         .unwrap()
@@ -599,6 +604,121 @@ async fn the_schedule_enqueues_each_due_active_connection_once(db: PgPool) {
     let _ = (fresh, pending);
 }
 
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn the_schedule_tries_a_failing_connection_once_per_interval(db: PgPool) {
+    let settings = app_state(&db, &[]).sync;
+    let interval = Duration::from_secs(900);
+    let (user, conn) = connection(&db, "active").await;
+    let failed = job_for(&db, &settings, user, conn, Kind::Both).await;
+    sqlx::query("UPDATE sync_jobs SET state = 'failed', completed_at = now() WHERE id = $1")
+        .bind(failed.id)
+        .execute(&db)
+        .await
+        .unwrap();
+    // Never synced, but its last job failed a moment ago: not again within the interval.
+    assert_eq!(schedule::tick(&db, &settings, interval).await.unwrap(), 0);
+    sqlx::query("UPDATE sync_jobs SET created_at = now() - interval '16 minutes' WHERE id = $1")
+        .bind(failed.id)
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(schedule::tick(&db, &settings, interval).await.unwrap(), 1);
+    assert_eq!(schedule::tick(&db, &settings, interval).await.unwrap(), 0);
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn a_push_is_not_a_sync_for_the_schedule(db: PgPool) {
+    let settings = app_state(&db, &[]).sync;
+    let interval = Duration::from_secs(900);
+    let (user, conn) = connection(&db, "active").await;
+    sqlx::query("UPDATE connections SET last_sync_at = now() - interval '1 hour' WHERE id = $1")
+        .bind(conn)
+        .execute(&db)
+        .await
+        .unwrap();
+    job_for(&db, &settings, user, conn, Kind::Push).await;
+    let push = queue::claim(&db, Uuid::now_v7(), MINUTE)
+        .await
+        .unwrap()
+        .unwrap();
+    queue::succeed(&db, &settings, lease(&push))
+        .await
+        .unwrap()
+        .unwrap();
+    let since: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM now() - last_sync_at)::float8 FROM connections WHERE id = $1",
+    )
+    .bind(conn)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(since > 3500.0, "the push recorded a sync: {since}");
+    // The push made just now holds nothing back: the connection's pull is due.
+    assert_eq!(schedule::tick(&db, &settings, interval).await.unwrap(), 1);
+    let pull: (Kind, Origin) = sqlx::query_as(
+        "SELECT kind, origin FROM sync_jobs WHERE connection_id = $1 AND state = 'queued'",
+    )
+    .bind(conn)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(pull, (Kind::Both, Origin::Schedule));
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn prune_deletes_old_finished_jobs_with_their_ledger_only(db: PgPool) {
+    let settings = app_state(&db, &[]).sync;
+    let mut jobs = Vec::new();
+    // (state, days since it was made and finished)
+    for (state, days) in [
+        ("succeeded", 91),
+        ("failed", 92),
+        ("succeeded", 89),
+        ("queued", 100),
+    ] {
+        let (user, conn) = connection(&db, "active").await;
+        let job = job_for(&db, &settings, user, conn, Kind::Products).await;
+        sqlx::query(
+            "UPDATE sync_jobs
+                SET state = $2, created_at = now() - make_interval(days => $3),
+                    completed_at = CASE WHEN $2 = 'queued' THEN NULL
+                                        ELSE now() - make_interval(days => $3) END
+              WHERE id = $1",
+        )
+        .bind(job.id)
+        .bind(state)
+        .bind(days)
+        .execute(&db)
+        .await
+        .unwrap();
+        let mut tx = db.begin().await.unwrap();
+        let entries = [
+            Entry::order("imported", None, "o-1"),
+            Entry::order("imported", None, "o-2"),
+        ];
+        ledger::write(&mut tx, job.id, user, &entries)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        jobs.push(job.id);
+    }
+    let retention = settings.log_retention;
+    assert_eq!(retention, Duration::from_secs(90 * 86_400));
+    assert_eq!(schedule::prune(&db, retention).await.unwrap(), 2);
+    assert_eq!(schedule::prune(&db, retention).await.unwrap(), 0);
+    let left: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM sync_jobs ORDER BY id")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, jobs[2..]);
+    let ledgers: Vec<Uuid> =
+        sqlx::query_scalar("SELECT DISTINCT job_id FROM sync_ledger ORDER BY job_id")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(ledgers, jobs[2..]);
+}
+
 /// Polls the job until `done` says so (at most `secs`).
 async fn wait_for(db: &PgPool, id: Uuid, secs: u64, done: impl Fn(&Job) -> bool) -> Job {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
@@ -708,6 +828,53 @@ async fn trigger_products(stack: &Stack, token: &str, connection: Uuid) -> Uuid 
         .unwrap()
         .parse()
         .unwrap()
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn a_stalled_attempt_times_out_and_is_retried(db: PgPool) {
+    let running = common::sandbox().await;
+    let mut args = common::sandbox_args(&running);
+    args.extend(
+        [
+            "--sync-workers",
+            "1",
+            "--sync-stall-secs",
+            "1",
+            "--sync-retry-base-secs",
+            "1",
+        ]
+        .map(str::to_owned),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let stack = Stack::spawn_with(db.clone(), &args).await;
+    let (token, _, connection) = sandbox_shop(&stack).await;
+    // The shop's next answer comes after 5 s: the attempt commits nothing for longer than
+    // the stall allows.
+    let res = stack
+        .http
+        .post(running.url.join("_sandbox/faults").unwrap())
+        .json(&json!({ "vendor": "shopify", "fault": "timeout", "times": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    let id = trigger_products(&stack, &token, connection).await;
+    let stalled = wait_for(&db, id, 10, |j| j.error_code.is_some()).await;
+    assert_eq!(
+        (
+            stalled.state,
+            stalled.attempts,
+            stalled.error_code.as_deref()
+        ),
+        (State::Queued, 1, Some("sync_timed_out"))
+    );
+    // The next attempt reads the shop at its usual pace and finishes the import.
+    let done = wait_for(&db, id, 20, |j| {
+        j.state != State::Queued && j.state != State::Running
+    })
+    .await;
+    assert_eq!((done.state, done.attempts), (State::Succeeded, 2));
+    assert_imported_once(&db, &done, connection, 20).await;
 }
 
 /// The import is whole and single: every article once, counted once, one ledger line each.

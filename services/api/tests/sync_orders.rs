@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sm_sandbox::catalogue::{SeedOrder, SeedOrderStatus};
 use sm_sandbox::faults::Vendor;
-use sm_sandbox::shops::Shop;
+use sm_sandbox::shops::{Shop, MAX_ORDER_QUANTITY};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -365,7 +365,7 @@ async fn an_order_on_one_channel_lowers_the_stock_on_every_channel(db: PgPool) {
     let products = shopify_shop.catalogue.products();
     let mut candidates = (0..products).filter(|&i| {
         let stock = shopify_shop.product(i).stock;
-        (3..=50).contains(&stock)
+        (3..=MAX_ORDER_QUANTITY).contains(&stock)
     });
     let (last, some) = (candidates.next().unwrap(), candidates.next().unwrap());
     let (last_sku, some_sku) = (
@@ -395,10 +395,27 @@ async fn an_order_on_one_channel_lowers_the_stock_on_every_channel(db: PgPool) {
 
     // A buyer takes the last units of one article and one unit of another at Shopify.
     shopify_shop.place_order(&last_sku, last_units).unwrap();
-    shopify_shop.place_order(&some_sku, 1).unwrap();
+    let one = shopify_shop.place_order(&some_sku, 1).unwrap();
     let job = sync(&stack, token, shopify, "orders", "incremental").await;
     assert_eq!(ledger_count(&db, &job, "imported").await, 2);
     assert_eq!(ledger_count(&db, &job, "stock_lowered").await, 2);
+    // Kaufland's push was enqueued in the transaction that lowered the stock (one `now()`):
+    // a worker dying after that commit cannot lose it.
+    let same_transaction: Option<bool> = sqlx::query_scalar(
+        "SELECT j.created_at = (SELECT min(at) FROM sync_ledger
+                                 WHERE job_id = $1 AND action = 'stock_lowered')
+           FROM sync_jobs j WHERE j.connection_id = $2 AND j.origin = 'stock' AND j.id > $1",
+    )
+    .bind(job["id"].as_str().unwrap().parse::<Uuid>().unwrap())
+    .bind(kaufland)
+    .fetch_optional(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        same_transaction,
+        Some(true),
+        "the push is committed with the page"
+    );
 
     // One stock: it dropped on both connections' products; Shopify's own channel lowered
     // its stock itself, Kaufland's is pending for the push.
@@ -447,6 +464,103 @@ async fn an_order_on_one_channel_lowers_the_stock_on_every_channel(db: PgPool) {
         stock_of(&db, &some_sku).await[&shopify].0,
         some_units as i32 - 1
     );
+
+    // The buyer cancels at Shopify (the stand-in does not restock): the unit comes back
+    // everywhere, once, and is pushed to both channels.
+    assert!(shopify_shop.set_order_status(one.index, SeedOrderStatus::Cancelled));
+    let job = sync(&stack, token, shopify, "orders", "incremental").await;
+    assert_eq!(ledger_count(&db, &job, "status_changed").await, 1);
+    assert_eq!(ledger_count(&db, &job, "stock_returned").await, 1);
+    let rows = stock_of(&db, &some_sku).await;
+    assert_eq!(rows[&shopify].0, some_units as i32);
+    assert_eq!(rows[&kaufland].0, some_units as i32);
+    assert_eq!(
+        shopify_shop.product(some).stock,
+        some_units,
+        "pushed back to Shopify"
+    );
+    let first_job = job["id"].as_str().unwrap().parse().unwrap();
+    stock_push(&stack, token, kaufland, first_job).await;
+    assert_eq!(kaufland_shop.product(some).stock, some_units - 1);
+    let again = sync(&stack, token, shopify, "orders", "incremental").await;
+    assert_eq!(ledger_count(&db, &again, "stock_returned").await, 0);
+    assert_eq!(
+        stock_of(&db, &some_sku).await[&kaufland].0,
+        some_units as i32
+    );
+}
+
+/// An order placed before the first import's window, shipped today: the incremental import
+/// sees it for the first time, but it is history and takes no stock.
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn an_old_order_seen_first_by_an_incremental_import_takes_no_stock(db: PgPool) {
+    let running = sandbox().await;
+    let mut args = sandbox_args(&running);
+    args.extend(
+        [
+            "--sync-workers",
+            "1",
+            "--sync-retry-base-secs",
+            "0",
+            "--sync-interval-secs",
+            "0",
+            "--orders-import-days",
+            "30",
+        ]
+        .iter()
+        .map(|a| (*a).to_owned()),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let stack = Stack::spawn_with(db.clone(), &args).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let token = &anna.access_token;
+    let shopify = connect(&stack, token, "shopify").await;
+    let shop = running
+        .sandbox
+        .tenant_shop(Vendor::Shopify, &shopify.to_string());
+    sync(&stack, token, shopify, "both", "full").await;
+
+    // Placed 32 to 58 days ago (Shopify shows it, the 30-day import did not read it; the
+    // seeded orders are 9 days apart), one that took stock when it was placed.
+    let now = Utc::now();
+    let old = (0..shop.order_count())
+        .filter_map(|i| shop.order(i))
+        .find(|o| {
+            let age = now - o.placed_at;
+            age > chrono::Duration::days(32)
+                && age < chrono::Duration::days(58)
+                && !matches!(
+                    o.status,
+                    SeedOrderStatus::Cancelled | SeedOrderStatus::Refunded
+                )
+        })
+        .expect("an old order");
+    let skus: Vec<String> = old
+        .lines
+        .iter()
+        .map(|l| shop.product(l.product_index).seed.sku)
+        .collect();
+    let before: Vec<i32> = stock_by_sku(&db, &skus).await;
+    assert!(shop.set_order_status(old.index, SeedOrderStatus::Shipped));
+    let job = sync(&stack, token, shopify, "orders", "incremental").await;
+    assert_eq!(
+        ledger_count(&db, &job, "imported").await,
+        1,
+        "seen for the first time"
+    );
+    assert_eq!(ledger_count(&db, &job, "stock_lowered").await, 0);
+    assert_eq!(ledger_count(&db, &job, "stock_returned").await, 0);
+    assert_eq!(stock_by_sku(&db, &skus).await, before);
+}
+
+/// The stock of each SKU's product (one connection).
+async fn stock_by_sku(db: &PgPool, skus: &[String]) -> Vec<i32> {
+    let mut stock = Vec::new();
+    for sku in skus {
+        let rows = stock_of(db, sku).await;
+        stock.push(rows.values().next().expect("imported").0);
+    }
+    stock
 }
 
 mod rules {
@@ -545,6 +659,8 @@ mod rules {
             connection_id: shopify,
             channel: "shopify",
         };
+        // Whole seconds: where stock counts from is kept to the second.
+        let since = DateTime::from_timestamp(Utc::now().timestamp() - 86_400, 0).unwrap();
 
         let mut tx = db.begin().await.unwrap();
         let page = [
@@ -552,7 +668,7 @@ mod rules {
             order("2", "cancelled", &[("A", 1)]),
             order("3", "pending", &[("A", 1)]),
         ];
-        let imported = order_import::import_page(&mut tx, &source, &page, true)
+        let imported = order_import::import_page(&mut tx, &source, &page, Some(since))
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -602,7 +718,7 @@ mod rules {
         let mut shipped = order("1", "shipped", &[("A", 2)]);
         shipped.updated_at = Utc::now();
         let imported =
-            order_import::import_page(&mut tx, &source, &[shipped, page[1].clone()], true)
+            order_import::import_page(&mut tx, &source, &[shipped, page[1].clone()], Some(since))
                 .await
                 .unwrap();
         tx.commit().await.unwrap();
@@ -634,7 +750,7 @@ mod rules {
         let mut stale = order("1", "paid", &[("A", 2)]);
         stale.updated_at = Utc::now() - chrono::Duration::hours(1);
         let mut tx = db.begin().await.unwrap();
-        order_import::import_page(&mut tx, &source, &[stale], true)
+        order_import::import_page(&mut tx, &source, &[stale], Some(since))
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -646,18 +762,170 @@ mod rules {
         assert_eq!(status, "shipped");
 
         // The high-water mark only moves forward.
+        // The high-water mark only moves forward; where stock counts from is set once.
         let later: DateTime<Utc> = Utc::now();
         let mut c = db.acquire().await.unwrap();
-        order_import::finish(&mut c, user, shopify, later)
+        order_import::finish(&mut c, user, shopify, later, since)
             .await
             .unwrap();
-        order_import::finish(&mut c, user, shopify, later - chrono::Duration::days(1))
-            .await
-            .unwrap();
-        let until = order_import::synced_until(&mut c, user, shopify)
-            .await
-            .unwrap()
-            .unwrap();
+        order_import::finish(
+            &mut c,
+            user,
+            shopify,
+            later - chrono::Duration::days(1),
+            later,
+        )
+        .await
+        .unwrap();
+        let (until, from): (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
+            "SELECT orders_synced_until, orders_stock_from FROM connections WHERE id = $1",
+        )
+        .bind(shopify)
+        .fetch_one(&db)
+        .await
+        .unwrap();
         assert_eq!(until.timestamp_micros(), later.timestamp_micros());
+        assert_eq!(from.timestamp_micros(), since.timestamp_micros());
+        let from = order_import::stock_from(&mut c, user, shopify)
+            .await
+            .unwrap();
+        assert_eq!(
+            from.map(|f| f.timestamp_micros()),
+            Some(since.timestamp_micros())
+        );
+    }
+
+    #[sqlx::test(migrator = "api::MIGRATOR")]
+    async fn orders_placed_before_the_first_import_take_nothing_and_cancelled_ones_give_back(
+        db: PgPool,
+    ) {
+        let user = Uuid::now_v7();
+        let shopify = connection(&db, user, "shopify").await;
+        let kaufland = connection(&db, user, "kaufland").await;
+        let own = product(&db, user, Some(shopify), "A", 10).await;
+        let other = product(&db, user, Some(kaufland), "A", 10).await;
+        let source = Source {
+            user_id: user,
+            connection_id: shopify,
+            channel: "shopify",
+        };
+        let from = Utc::now() - chrono::Duration::days(1);
+        let import = |orders: Vec<NewOrder>| {
+            let db = db.clone();
+            async move {
+                let mut tx = db.begin().await.unwrap();
+                let imported = order_import::import_page(&mut tx, &source, &orders, Some(from))
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+                imported
+            }
+        };
+
+        // Placed before the first import began, seen now for the first time (shipped
+        // today): history, no stock taken; one placed since: a sale.
+        let mut old = order("old", "shipped", &[("A", 3)]);
+        old.placed_at = Utc::now() - chrono::Duration::days(100);
+        let imported = import(vec![old, order("new", "paid", &[("A", 2)])]).await;
+        let lowered: Vec<(i32, i32)> = imported
+            .lowered
+            .iter()
+            .map(|l| (l.old_stock, l.stock))
+            .collect();
+        assert_eq!(lowered, vec![(10, 8)]);
+        assert_eq!(state(&db, other).await.0, 8);
+        let taken: Vec<(String, bool)> =
+            sqlx::query_as("SELECT external_id, stock_taken FROM orders ORDER BY external_id")
+                .fetch_all(&db)
+                .await
+                .unwrap();
+        assert_eq!(taken, vec![("new".into(), true), ("old".into(), false)]);
+        // Make Kaufland's row pushed, as after its push.
+        sqlx::query(
+            "UPDATE products SET has_local_changes = false, channel_stock = 8 WHERE id = $1",
+        )
+        .bind(other)
+        .execute(&db)
+        .await
+        .unwrap();
+
+        // Both cancelled: the one that took stock gives it back, once, everywhere; the old
+        // one took nothing and gives nothing.
+        let cancelled = |id: &str, lines: &[(&str, i32)]| {
+            let mut o = order(id, "cancelled", lines);
+            o.updated_at = Utc::now() + chrono::Duration::seconds(1);
+            o
+        };
+        let imported = import(vec![
+            cancelled("old", &[("A", 3)]),
+            cancelled("new", &[("A", 2)]),
+        ])
+        .await;
+        assert!(imported.lowered.is_empty());
+        let returned: Vec<(Uuid, i32, i32)> = imported
+            .returned
+            .iter()
+            .map(|r| (r.product_id, r.old_stock, r.stock))
+            .collect();
+        assert_eq!(returned, vec![(own, 8, 10)]);
+        // The seller's channel may not have restocked: its row is pending too.
+        assert_eq!(state(&db, own).await, (10, true, Some(8)));
+        assert_eq!(state(&db, other).await, (10, true, Some(8)));
+        let mut refunded = cancelled("new", &[("A", 2)]);
+        refunded.status = "refunded";
+        refunded.updated_at += chrono::Duration::seconds(1);
+        let imported = import(vec![refunded]).await;
+        assert!(imported.returned.is_empty(), "given back once");
+        assert_eq!(state(&db, own).await.0, 10);
+    }
+
+    /// Two connections of one merchant importing orders of the same SKUs at once (lines in
+    /// opposite orders) never deadlock: each page locks its SKUs' products in one order
+    /// before it links lines to them.
+    #[sqlx::test(migrator = "api::MIGRATOR")]
+    async fn two_connections_importing_the_same_skus_at_once_do_not_deadlock(db: PgPool) {
+        let user = Uuid::now_v7();
+        let shopify = connection(&db, user, "shopify").await;
+        let kaufland = connection(&db, user, "kaufland").await;
+        let skus: Vec<String> = (0..6).map(|i| format!("S{i}")).collect();
+        for sku in &skus {
+            for c in [shopify, kaufland] {
+                product(&db, user, Some(c), sku, 1_000).await;
+            }
+        }
+        let from = Utc::now() - chrono::Duration::days(1);
+        let mut tasks = Vec::new();
+        for round in 0..30 {
+            for (n, (connection, channel)) in [(shopify, "shopify"), (kaufland, "kaufland")]
+                .into_iter()
+                .enumerate()
+            {
+                let mut lines: Vec<(&str, i32)> = skus.iter().map(|s| (s.as_str(), 1)).collect();
+                if n == 1 {
+                    lines.reverse();
+                }
+                let page = vec![order(&format!("{round}"), "paid", &lines)];
+                let db = db.clone();
+                tasks.push(tokio::spawn(async move {
+                    let source = Source {
+                        user_id: user,
+                        connection_id: connection,
+                        channel,
+                    };
+                    let mut tx = db.begin().await?;
+                    order_import::import_page(&mut tx, &source, &page, Some(from)).await?;
+                    tx.commit().await
+                }));
+            }
+        }
+        for task in tasks {
+            task.await.unwrap().expect("no deadlock");
+        }
+        // Every order sold one of each: 60 orders.
+        let stock: Vec<i32> = sqlx::query_scalar("SELECT DISTINCT stock FROM products")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+        assert_eq!(stock, vec![1_000 - 60]);
     }
 }

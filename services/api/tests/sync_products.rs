@@ -596,3 +596,185 @@ async fn more_faults_than_attempts_fail_the_job_visibly_and_write_nothing(db: Pg
     assert_eq!(count(&stack.db, connection).await, 0, "no half page");
     running.sandbox.faults().clear();
 }
+
+/// Sets the SKU of the connection's product with SKU `from` in the database.
+async fn rename(db: &PgPool, connection: Uuid, from: &str, to: &str) {
+    sqlx::query("UPDATE products SET sku = $3 WHERE connection_id = $1 AND sku = $2")
+        .bind(connection)
+        .bind(from)
+        .bind(to)
+        .execute(db)
+        .await
+        .unwrap();
+}
+
+/// (stock, pending) of the merchant's products with `sku`, cockpit ones first.
+async fn stocks(db: &PgPool, sku: &str) -> Vec<(i32, bool)> {
+    sqlx::query_as(
+        "SELECT stock, has_local_changes FROM products WHERE sku = $1
+          ORDER BY connection_id NULLS FIRST, id",
+    )
+    .bind(sku)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn units_skipped_for_a_sku_another_product_has_are_not_marked_removed(db: PgPool) {
+    let running = sandbox(10).await;
+    let stack = stack(db, &running, &[]).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let token = &anna.access_token;
+    let connection = connect(&stack, token, "shopify").await;
+    succeeded(&stack, token, connection, "full").await;
+    let shop = shop(&running, "shopify", connection);
+    let (a, b) = (shop.product(2).seed.sku, shop.product(5).seed.sku);
+    // The two variants swapped their SKUs: each unit now has the other product's SKU.
+    rename(&stack.db, connection, &a, "swapping").await;
+    rename(&stack.db, connection, &b, &a).await;
+    rename(&stack.db, connection, "swapping", &b).await;
+
+    let job = succeeded(&stack, token, connection, "full").await;
+    let listed = products(&stack, token, connection).await;
+    assert_eq!(listed.len(), 10);
+    for sku in [&a, &b] {
+        assert_eq!(listed[sku]["channel_state"], "active", "{sku}: still live");
+    }
+    let entries = ledger(&stack.db, &job).await;
+    assert!(entries.iter().all(|e| e.0 != "removed"), "{entries:?}");
+    let skipped: Vec<_> = entries.iter().filter(|e| e.0 == "skipped").collect();
+    assert_eq!(skipped.len(), 2, "{entries:?}");
+    assert!(skipped
+        .iter()
+        .all(|e| e.3.as_deref() == Some("duplicate_sku")));
+
+    // The job counts its ledger as it writes it.
+    let job_id: Uuid = job["id"].as_str().unwrap().parse().unwrap();
+    let (counted, written): (i64, i32) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM sync_ledger WHERE job_id = $1), ledger_written
+           FROM sync_jobs WHERE id = $1",
+    )
+    .bind(job_id)
+    .fetch_one(&stack.db)
+    .await
+    .unwrap();
+    assert_eq!(counted, i64::from(written));
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn a_product_renamed_into_a_sku_takes_its_stock(db: PgPool) {
+    let running = sandbox(10).await;
+    let stack = stack(db, &running, &[]).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let token = &anna.access_token;
+    let connection = connect(&stack, token, "shopify").await;
+    succeeded(&stack, token, connection, "full").await;
+    let sku = shop(&running, "shopify", connection).product(3).seed.sku;
+    sqlx::query("UPDATE products SET stock = 50 WHERE connection_id = $1 AND sku = $2")
+        .bind(connection)
+        .bind(&sku)
+        .execute(&stack.db)
+        .await
+        .unwrap();
+    stack
+        .product(
+            token,
+            common::product_body("SOLD-OUT", "Ausverkauft", 100, 0),
+        )
+        .await;
+
+    // The variant renamed to a sold-out SKU does not bring its 50 units along.
+    rename(&stack.db, connection, &sku, "SOLD-OUT").await;
+    assert_eq!(stocks(&stack.db, "SOLD-OUT").await, [(0, false), (0, true)]);
+
+    // A SKU only the renamed product has keeps its stock.
+    rename(&stack.db, connection, "SOLD-OUT", "ALONE").await;
+    assert_eq!(stocks(&stack.db, "ALONE").await, [(0, true)]);
+
+    // A stock change in the same statement sets the SKU it joins.
+    stack
+        .product(token, common::product_body("REFILLED", "Nachschub", 100, 3))
+        .await;
+    sqlx::query("UPDATE products SET sku = 'REFILLED', stock = 7 WHERE connection_id = $1 AND sku = 'ALONE'")
+        .bind(connection)
+        .execute(&stack.db)
+        .await
+        .unwrap();
+    let refilled: Vec<i32> = stocks(&stack.db, "REFILLED")
+        .await
+        .iter()
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(refilled, [7, 7]);
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn a_page_holds_the_stock_it_adopts_until_it_commits(db: PgPool) {
+    use api::db::product_sync;
+
+    let running = sandbox(10).await;
+    let stack = stack(db, &running, &[]).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let token = &anna.access_token;
+    let connection = connect(&stack, token, "shopify").await;
+    stack
+        .product(token, common::product_body("ONE-LEFT", "Eins", 100, 5))
+        .await;
+    let user: Uuid = sqlx::query_scalar("SELECT user_id FROM connections WHERE id = $1")
+        .bind(connection)
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+
+    let mut page = stack.db.begin().await.unwrap();
+    product_sync::lock(&mut page, user, connection, &[], &["ONE-LEFT"])
+        .await
+        .unwrap();
+    let adopted = product_sync::merchant_stock(&mut page, user, connection, &["ONE-LEFT"])
+        .await
+        .unwrap();
+    assert_eq!(adopted, [("ONE-LEFT".to_owned(), 5)]);
+
+    // An order elsewhere waits for the page instead of lowering the stock under it.
+    let mut order = stack.db.acquire().await.unwrap();
+    sqlx::query("SET lock_timeout = '300ms'")
+        .execute(&mut *order)
+        .await
+        .unwrap();
+    let lower = "UPDATE products SET stock = stock - 1 WHERE user_id = $1 AND sku = 'ONE-LEFT'";
+    let waited = sqlx::query(lower).bind(user).execute(&mut *order).await;
+    let error = waited.unwrap_err().into_database_error().unwrap();
+    let code = error.code();
+    assert_eq!(code.as_deref(), Some("55P03"), "lock_not_available");
+    page.rollback().await.unwrap();
+    sqlx::query(lower)
+        .bind(user)
+        .execute(&mut *order)
+        .await
+        .unwrap();
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn an_incremental_pass_rereads_a_few_minutes_before_the_last(db: PgPool) {
+    let running = sandbox(10).await;
+    let stack = stack(db, &running, &[]).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let token = &anna.access_token;
+    let connection = connect(&stack, token, "shopify").await;
+    succeeded(&stack, token, connection, "full").await;
+    let shop = shop(&running, "shopify", connection);
+    shop.set_price(1, 4_242);
+    // The last pass started a minute after the change, but the channel's search index
+    // had not listed it as changed yet.
+    sqlx::query(
+        "UPDATE connections SET products_synced_at = now() + interval '1 minute' WHERE id = $1",
+    )
+    .bind(connection)
+    .execute(&stack.db)
+    .await
+    .unwrap();
+    succeeded(&stack, token, connection, "incremental").await;
+    let listed = products(&stack, token, connection).await;
+    assert_eq!(listed[&shop.product(1).seed.sku]["price"]["amount"], 4_242);
+}

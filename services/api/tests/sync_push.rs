@@ -1,7 +1,7 @@
 //! Local changes out to the channels, through the real HTTP stack, the sync workers and the
 //! sandbox stand-ins: the dry run, price and stock edits arriving at Shopify, Kaufland and
-//! Amazon, a refused item, the per-channel stock buffer, and a push the channel keeps
-//! failing.
+//! Amazon, a refused item, the per-channel stock buffer, a push the channel keeps
+//! failing, and a stock that changed at Shopify since the last sync (not overwritten).
 
 mod common;
 
@@ -606,4 +606,92 @@ async fn a_push_the_channel_keeps_failing_leaves_the_change_pending(db: PgPool) 
     )
     .await;
     assert_eq!(pending[0]["items"][0]["product_id"], p["id"]);
+}
+
+/// Triggers a sync of the connection and waits for its success.
+async fn synced(stack: &Stack, token: &str, connection: &str, kind: &str, mode: &str) {
+    let res = stack
+        .post(
+            token,
+            "/api/sync/trigger",
+            json!({ "connection_id": connection, "kind": kind, "mode": mode }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let job: Value = res.json().await.unwrap();
+    let path = format!("/api/sync/jobs/{}", job["id"].as_str().unwrap());
+    let job = until("the sync", || async {
+        let job = json_ok(stack.get(token, &path).await).await;
+        matches!(job["state"].as_str(), Some("succeeded" | "failed")).then_some(job)
+    })
+    .await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    idle(stack, token, connection).await;
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn a_sale_at_shopify_since_the_last_sync_is_not_overwritten(db: PgPool) {
+    let running = sandbox().await;
+    let stack = stack(db, &running, &["--sync-interval-secs", "0"]).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let token = &anna.access_token;
+    let res = stack
+        .post(
+            token,
+            "/api/connections",
+            json!({ "platform": "shopify", "sandbox": true }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let shopify = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    synced(&stack, token, &shopify, "both", "full").await;
+    let p = stocked(&stack, token, &shopify, 5).await;
+    let had = p["stock"].as_i64().unwrap();
+
+    // Two sold at Shopify, not yet imported; the merchant then books in ten more here.
+    let shop = running.sandbox.tenant_shop(Vendor::Shopify, &shopify);
+    shop.place_order(sku(&p), 2).unwrap();
+    edit(
+        &stack,
+        token,
+        &p,
+        p["price"]["amount"].as_i64().unwrap(),
+        had + 10,
+    )
+    .await;
+    let id = p["id"].as_str().unwrap();
+    until("the push to meet the sale", || async {
+        let path = format!("/api/sync/logs?connection_id={shopify}");
+        let logs = json_ok(stack.get(token, &path).await).await;
+        let last = &logs["items"][0];
+        (last["kind"] == "push" && last["status"] == "succeeded").then_some(())
+    })
+    .await;
+    let entry = ledger_entry(&stack, token, &shopify, "rejected", &p).await;
+    assert_eq!(
+        entry["channel"]["code"], "stock_changed_at_channel",
+        "{entry}"
+    );
+    assert_eq!(entry["will_retry"], true);
+    assert_eq!(
+        at_stand_in(&running, Vendor::Shopify, &shopify, sku(&p)).1,
+        had - 2,
+        "the sale at Shopify stands"
+    );
+    let pending = product(&stack, token, id).await;
+    assert_eq!(pending["has_local_changes"], true);
+    assert!(pending["push_error"].is_null(), "{pending}");
+
+    // The next sync takes the sale first, then pushes what is left.
+    synced(&stack, token, &shopify, "orders", "incremental").await;
+    assert_eq!(
+        at_stand_in(&running, Vendor::Shopify, &shopify, sku(&p)).1,
+        had + 10 - 2
+    );
+    let synced_product = product(&stack, token, id).await;
+    assert_eq!(synced_product["stock"], had + 10 - 2);
+    assert_eq!(synced_product["has_local_changes"], false);
 }

@@ -104,8 +104,8 @@ async fn a_trigger_queues_one_job_that_later_triggers_join(db: PgPool) {
         (&json!("queued"), &json!("products"))
     );
     assert_eq!(
-        (&job["items_done"], &job["items_failed"]),
-        (&json!(0), &json!(0))
+        (&job["items_done"], &job["phase_done"], &job["items_failed"]),
+        (&json!(0), &json!(0), &json!(0))
     );
     for field in [
         "items_total",
@@ -158,7 +158,7 @@ async fn a_trigger_queues_one_job_that_later_triggers_join(db: PgPool) {
     sqlx::query(
         "UPDATE sync_jobs SET state = 'running', lease_owner = gen_random_uuid(),
                 lease_until = now() + interval '1 hour', attempts = 1, started_at = now(),
-                items_done = 50, items_total = 200",
+                items_done = 250, phase_done = 50, items_total = 200",
     )
     .execute(&stack.db)
     .await
@@ -177,6 +177,15 @@ async fn a_trigger_queues_one_job_that_later_triggers_join(db: PgPool) {
         (&job["id"], &json!("running"))
     );
     assert_eq!(busy["kind"], "both");
+    // The progress of the phase it is in (its orders came before: 200 of 250 done).
+    assert_eq!(
+        (
+            &busy["items_done"],
+            &busy["phase_done"],
+            &busy["items_total"]
+        ),
+        (&json!(250), &json!(50), &json!(200))
+    );
     assert_eq!(busy["progress"], 0.25);
     assert!(busy["started_at"].is_string());
 
@@ -203,6 +212,26 @@ async fn a_trigger_queues_one_job_that_later_triggers_join(db: PgPool) {
         retry["error"],
         json!({ "code": "channel_unavailable", "message": "The shop did not answer." })
     );
+
+    // The merchant asks while it waits for a late retry: due now, with all its attempts.
+    sqlx::query(
+        "UPDATE sync_jobs SET run_after = now() + interval '1 hour', attempts = 3, phase = 'products'",
+    )
+    .execute(&stack.db)
+    .await
+    .unwrap();
+    let now = queued(&stack, token, json!({ "connection_id": connection })).await;
+    assert_eq!(now["id"], job["id"]);
+    assert_eq!(
+        (&now["attempts"], &now["next_attempt_at"], &now["phase"]),
+        (&json!(0), &Value::Null, &json!("products"))
+    );
+    let due: bool = sqlx::query_scalar("SELECT run_after <= now() FROM sync_jobs WHERE id = $1")
+        .bind(id_of(&job))
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    assert!(due);
 
     // Once it is over, a trigger makes a new job.
     finish(&stack.db, id_of(&job), "succeeded").await;
@@ -741,6 +770,131 @@ async fn verified_webhooks_queue_syncs_and_an_uninstall_disconnects(db: PgPool) 
     assert_eq!(jobs_of(&stack.db, connection).await.len(), 2);
     // A paused connection is still synced when its merchant asks.
     queued(&stack, token, json!({ "connection_id": paused })).await;
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn a_connection_in_error_gets_no_sync_from_events_or_edits(db: PgPool) {
+    let running = sandbox().await;
+    let stack = stack(db, &running).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let token = &anna.access_token;
+    let connection = connect(&stack, token, "shopify").await;
+    let shop = sandbox_secret().shopify_shop(&connection.to_string());
+    let product = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO products (id, user_id, connection_id, sku, title, price_cents, stock, external_id)
+         VALUES ($1, $2, $3, 'SKU-1', 'Tasse', 1999, 4, 'gid-1')",
+    )
+    .bind(product)
+    .bind(anna.user_id.parse::<Uuid>().unwrap())
+    .bind(connection)
+    .execute(&stack.db)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE connections SET status = 'error' WHERE id = $1")
+        .bind(connection)
+        .execute(&stack.db)
+        .await
+        .unwrap();
+
+    // Its credentials are refused: a job would fail at once. The event is recorded, and
+    // the edit stands (pending for the sync that brings the connection back).
+    let order = json!({ "id": 820982911946154508_u64, "total_price": "49.90" });
+    assert_eq!(
+        deliver(&stack, &shop, "orders/create", "w-1", &order).await,
+        StatusCode::OK
+    );
+    let edit = |cents: i64| {
+        let stack = &stack;
+        async move {
+            let res = stack
+                .put(
+                    token,
+                    &format!("/api/products/{product}"),
+                    common::product_body("SKU-1", "Tasse", cents, 4),
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::OK);
+        }
+    };
+    edit(2499).await;
+    assert!(jobs_of(&stack.db, connection).await.is_empty());
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM channel_events WHERE connection_id = $1")
+            .bind(connection)
+            .fetch_one(&stack.db)
+            .await
+            .unwrap();
+    assert_eq!(events, 1);
+
+    // Back to active, the next edit queues its push.
+    sqlx::query("UPDATE connections SET status = 'active' WHERE id = $1")
+        .bind(connection)
+        .execute(&stack.db)
+        .await
+        .unwrap();
+    edit(2599).await;
+    assert_eq!(
+        jobs_of(&stack.db, connection).await,
+        [job("push", "incremental", "merchant", "queued")]
+    );
+}
+
+/// The engine's settings as the api's defaults make them.
+fn sync_settings() -> api::config::SyncSettings {
+    #[derive(clap::Parser)]
+    struct Args {
+        #[command(flatten)]
+        sync: api::config::SyncArgs,
+    }
+    <Args as clap::Parser>::parse_from(["api"]).sync.settings()
+}
+
+#[sqlx::test(migrator = "api::MIGRATOR")]
+async fn a_webhook_during_a_run_gets_an_incremental_follow_up(db: PgPool) {
+    let running = sandbox().await;
+    let stack = stack(db, &running).await;
+    let anna = stack.onboarded("anna@example.de").await;
+    let token = &anna.access_token;
+    let connection = connect(&stack, token, "shopify").await;
+    let shop = sandbox_secret().shopify_shop(&connection.to_string());
+    queued(
+        &stack,
+        token,
+        json!({ "connection_id": connection, "kind": "products", "mode": "full" }),
+    )
+    .await;
+    let owner = Uuid::now_v7();
+    let claimed = api::sync::queue::claim(&stack.db, owner, std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // An order arrives while the products are read: the running job does not read orders.
+    let order = json!({ "id": 820982911946154508_u64, "total_price": "49.90" });
+    assert_eq!(
+        deliver(&stack, &shop, "orders/create", "w-1", &order).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        jobs_of(&stack.db, connection).await,
+        [job("products", "full", "merchant", "running")]
+    );
+    let lease = api::sync::run::Lease {
+        job_id: claimed.id,
+        owner,
+    };
+    api::sync::queue::succeed(&stack.db, &sync_settings(), lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        jobs_of(&stack.db, connection).await,
+        [
+            job("products", "full", "merchant", "succeeded"),
+            job("orders", "incremental", "webhook", "queued")
+        ]
+    );
 }
 
 async fn jobs_of_ids(db: &PgPool, connection: Uuid) -> Vec<Uuid> {

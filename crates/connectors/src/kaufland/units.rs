@@ -171,6 +171,7 @@ mod tests {
                 currency: currency.into(),
             }),
             quantity: Some(3),
+            expected_quantity: None,
         };
         let (id, patch) = UnitPatch::of(&update("17", "EUR"), "EUR").unwrap();
         assert_eq!(id, 17);

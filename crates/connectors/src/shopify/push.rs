@@ -1,5 +1,6 @@
 //! Pushing prices (`productVariantsBulkUpdate`, one call per product) and stock
-//! (`inventorySetQuantities` at the shop's first location, up to 250 items a call).
+//! (`inventorySetQuantities` at the shop's first location, up to 250 items a call, each
+//! compared with the quantity we last read so that a sale at Shopify is not overwritten).
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,7 @@ use serde_json::{json, Value};
 use super::client::{Gql, Operation};
 use crate::error::clip;
 use crate::money;
-use crate::{ChannelError, ItemOutcome, ListingUpdate, Rejection};
+use crate::{ChannelError, ItemOutcome, ListingUpdate, Rejection, STOCK_CHANGED_AT_CHANNEL};
 
 const VARIANTS_BULK_UPDATE: Operation = Operation {
     name: "VariantsBulkUpdate",
@@ -46,6 +47,14 @@ impl UserError {
     }
 
     fn rejection(&self) -> Rejection {
+        if self.code.as_deref() == Some("COMPARE_QUANTITY_STALE") {
+            return Rejection {
+                code: STOCK_CHANGED_AT_CHANNEL.to_owned(),
+                message: "The stock at Shopify changed since the last sync (a sale there): it \
+                          is read again before the stock is pushed."
+                    .to_owned(),
+            };
+        }
         Rejection {
             code: self.code.clone().unwrap_or_else(|| "rejected".to_owned()),
             message: clip(&self.message),
@@ -191,18 +200,6 @@ async fn push_stock(
     updates: &[ListingUpdate],
     outcomes: &mut Outcomes,
 ) -> Result<(), ChannelError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Data {
-        inventory_set_quantities: Option<Payload>,
-    }
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Payload {
-        /// Null when Shopify applied nothing.
-        inventory_adjustment_group: Option<Value>,
-        user_errors: Vec<UserError>,
-    }
     let mut items = Vec::new();
     for (i, update) in updates.iter().enumerate() {
         let Some(quantity) = update.quantity else {
@@ -229,24 +226,68 @@ async fn push_stock(
         return Ok(());
     }
     let location = location(gql).await?;
-    for items in items.chunks(MAX_BATCH) {
+    // An item with a baseline is set only if Shopify still has it (a sale there since is
+    // not overwritten); one never read is set outright. A call cannot mix the two.
+    let (compared, outright): (Vec<usize>, Vec<usize>) = items
+        .into_iter()
+        .partition(|&i| updates[i].expected_quantity.is_some());
+    for (group, compare) in [(compared, true), (outright, false)] {
+        for items in group.chunks(MAX_BATCH) {
+            set_quantities(gql, updates, items, &location, compare, outcomes).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets the stock of `items` at `location`. Shopify applies a call whole or not at all:
+/// the items it names in its errors are taken out with their reason and the rest is sent
+/// again, so that one sale at Shopify does not hold up the batch.
+async fn set_quantities(
+    gql: &Gql,
+    updates: &[ListingUpdate],
+    items: &[usize],
+    location: &str,
+    compare: bool,
+    outcomes: &mut Outcomes,
+) -> Result<(), ChannelError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Data {
+        inventory_set_quantities: Option<Payload>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Payload {
+        /// Null when Shopify applied nothing.
+        inventory_adjustment_group: Option<Value>,
+        user_errors: Vec<UserError>,
+    }
+    let mut items = items.to_vec();
+    // Each round takes out at least one item: it ends.
+    while !items.is_empty() {
         let quantities: Vec<Value> = items
             .iter()
             .map(|&i| {
-                json!({
+                let mut quantity = json!({
                     "inventoryItemId": updates[i].inventory_id,
                     "locationId": location,
                     "quantity": updates[i].quantity,
-                })
+                });
+                if compare {
+                    quantity["compareQuantity"] = json!(updates[i].expected_quantity);
+                }
+                quantity
             })
             .collect();
-        let input = json!({
+        let mut input = json!({
             "name": "available",
-            // The cockpit's figure is the truth: set it, whatever Shopify counted before.
+            // The cockpit's figure is the truth.
             "reason": "correction",
-            "ignoreCompareQuantity": true,
             "quantities": quantities,
         });
+        if !compare {
+            input["ignoreCompareQuantity"] = json!(true);
+        }
         let data: Data = gql
             .run(
                 &INVENTORY_SET_QUANTITIES,
@@ -258,7 +299,23 @@ async fn push_stock(
             ChannelError::protocol("Shopify answered inventorySetQuantities with null")
         })?;
         let applied = payload.inventory_adjustment_group.is_some();
-        outcomes.apply(items, "quantities", &payload.user_errors, applied);
+        let named: Vec<usize> = payload
+            .user_errors
+            .iter()
+            .filter_map(|e| e.index("quantities").filter(|&n| n < items.len()))
+            .collect();
+        // Done, or an error that names no item (it fails them all).
+        if applied || payload.user_errors.is_empty() || named.len() < payload.user_errors.len() {
+            outcomes.apply(&items, "quantities", &payload.user_errors, applied);
+            return Ok(());
+        }
+        outcomes.apply(&items, "quantities", &payload.user_errors, true);
+        items = items
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| !named.contains(n))
+            .map(|(_, &i)| i)
+            .collect();
     }
     Ok(())
 }

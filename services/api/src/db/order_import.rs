@@ -1,6 +1,7 @@
 //! Orders imported from a channel, a page at a time in the page's transaction: upserted by
 //! the channel's id, lines for new orders, one stock per SKU lowered by what new orders
-//! sold, and the connection's high-water mark.
+//! sold and raised by what cancelled or refunded ones give back, and the connection's
+//! high-water mark.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -58,10 +59,11 @@ pub struct Upserted {
     pub total_cents: i64,
 }
 
-/// One SKU's stock lowered by what new orders sold.
+/// One SKU's stock lowered by what new orders sold, or raised by what cancelled or refunded
+/// ones gave back.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Lowered {
-    /// The product whose stock was lowered (the selling connection's where it has one; the
+pub struct StockMove {
+    /// The product whose stock was changed (the selling connection's where it has one; the
     /// merchant's other products with the SKU follow it by `products_one_stock`).
     pub product_id: Uuid,
     pub sku: String,
@@ -73,7 +75,15 @@ pub struct Lowered {
 #[derive(Debug, Default)]
 pub struct Imported {
     pub orders: Vec<Upserted>,
-    pub lowered: Vec<Lowered>,
+    pub lowered: Vec<StockMove>,
+    pub returned: Vec<StockMove>,
+}
+
+impl Imported {
+    /// The page changed the merchant's stock: other channels may have products to push.
+    pub fn moved_stock(&self) -> bool {
+        !self.lowered.is_empty() || !self.returned.is_empty()
+    }
 }
 
 /// Orders whose sale does not take stock: nothing was or stays sold.
@@ -83,18 +93,28 @@ fn takes_stock(status: &str) -> bool {
 
 /// Upserts `orders` (unique external ids) of the source's connection, in set-based
 /// statements: new ones with their lines, existing ones with their new status, total and
-/// customer. With `lower_stock`, what the new orders (not cancelled or refunded) sold
-/// lowers the merchant's stock of each SKU (never below 0).
+/// customer. With `stock_from` (the connection's first import is complete), what the new
+/// orders placed since then (not cancelled or refunded) sold lowers the merchant's stock of
+/// each SKU (never below 0), and an order that took stock and is now cancelled or refunded
+/// gives its lines back.
 pub async fn import_page(
     tx: &mut PgConnection,
     source: &Source<'_>,
     orders: &[NewOrder],
-    lower_stock: bool,
+    stock_from: Option<DateTime<Utc>>,
 ) -> sqlx::Result<Imported> {
     if orders.is_empty() {
         return Ok(Imported::default());
     }
     let upserted = upsert_orders(tx, source, orders).await?;
+    let changed: Vec<Uuid> = upserted
+        .iter()
+        .filter(|o| o.updated)
+        .map(|o| o.id)
+        .collect();
+    if stock_from.is_some() {
+        lock_stock(tx, source, orders, &changed).await?;
+    }
     let created: std::collections::HashMap<&str, Uuid> = upserted
         .iter()
         .filter(|o| o.created)
@@ -105,21 +125,124 @@ pub async fn import_page(
         .filter_map(|o| created.get(o.external_id.as_str()).map(|id| (*id, o)))
         .collect();
     insert_lines(tx, source, &new_orders).await?;
-    let lowered = if lower_stock {
-        let sold: Vec<&NewLine> = new_orders
-            .iter()
-            .filter(|(_, o)| takes_stock(o.status))
-            .flat_map(|(_, o)| &o.lines)
-            .filter(|l| !l.sku.is_empty())
-            .collect();
-        lower(tx, source, &sold).await?
-    } else {
-        Vec::new()
+    let Some(from) = stock_from else {
+        return Ok(Imported {
+            orders: upserted,
+            ..Imported::default()
+        });
     };
+    // Placed before the first import started: history the channel's stock already shows,
+    // though this import is the first to see it (changed long after it was placed).
+    let selling: Vec<&(Uuid, &NewOrder)> = new_orders
+        .iter()
+        .filter(|(_, o)| takes_stock(o.status) && o.placed_at >= from)
+        .collect();
+    let sold: Vec<&NewLine> = selling
+        .iter()
+        .flat_map(|(_, o)| &o.lines)
+        .filter(|l| !l.sku.is_empty())
+        .collect();
+    let lowered = lower(tx, source, &sold).await?;
+    let taken: Vec<Uuid> = selling.iter().map(|(id, _)| *id).collect();
+    mark_taken(tx, &taken).await?;
+    let returned = give_back(tx, source, &changed).await?;
     Ok(Imported {
         orders: upserted,
         lowered,
+        returned,
     })
+}
+
+/// Locks, in id order, every product whose stock the page may change (the SKUs of its
+/// lines and of the stored lines of its changed orders), before the lines are inserted:
+/// their foreign keys would take KEY SHARE locks on the linked products in page order,
+/// and two imports of one merchant upgrading those to the stock update could deadlock.
+async fn lock_stock(
+    tx: &mut PgConnection,
+    source: &Source<'_>,
+    orders: &[NewOrder],
+    changed: &[Uuid],
+) -> sqlx::Result<()> {
+    let skus: Vec<String> = orders
+        .iter()
+        .flat_map(|o| &o.lines)
+        .map(|l| l.sku.clone())
+        .collect();
+    sqlx::query(
+        "SELECT 1 FROM products
+          WHERE user_id = $1
+            AND sku IN (SELECT unnest($2::text[])
+                        UNION
+                        SELECT i.sku FROM order_items i JOIN orders o ON o.id = i.order_id
+                         WHERE o.user_id = $1 AND o.id = ANY($3) AND o.stock_taken)
+          ORDER BY id FOR UPDATE",
+    )
+    .bind(source.user_id)
+    .bind(&skus)
+    .bind(changed)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The orders whose lines this import took from the stock.
+async fn mark_taken(tx: &mut PgConnection, orders: &[Uuid]) -> sqlx::Result<()> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("UPDATE orders SET stock_taken = true WHERE id = ANY($1)")
+        .bind(orders)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Gives back the stock of the `changed` orders that took some and are now cancelled or
+/// refunded (each once: `stock_taken` is cleared), on one product per SKU chosen as
+/// [`lower`] does; `products_one_stock` carries it to the merchant's other products.
+///
+/// The selling connection's `channel_stock` is left as it is, so its product becomes
+/// pending too: whether the channel restocked on the cancellation is the merchant's choice
+/// there (Shopify asks), and pushing the one stock makes the listing right either way.
+async fn give_back(
+    tx: &mut PgConnection,
+    source: &Source<'_>,
+    changed: &[Uuid],
+) -> sqlx::Result<Vec<StockMove>> {
+    if changed.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(
+        "WITH back AS (
+             UPDATE orders SET stock_taken = false
+              WHERE user_id = $1 AND connection_id = $2 AND id = ANY($3) AND stock_taken
+                AND status IN ('cancelled', 'refunded')
+             RETURNING id
+         ),
+         returned AS (
+             SELECT i.sku, sum(i.quantity) AS quantity
+               FROM order_items i JOIN back b ON b.id = i.order_id
+              WHERE i.sku <> '' GROUP BY i.sku
+         ),
+         target AS (
+             SELECT DISTINCT ON (p.sku) p.id, p.stock AS old_stock, r.quantity
+               FROM products p JOIN returned r ON r.sku = p.sku
+              WHERE p.user_id = $1
+              ORDER BY p.sku, p.connection_id IS NOT DISTINCT FROM $2 DESC, p.id
+         )
+         UPDATE products p
+            SET stock = least(p.stock + t.quantity, 2147483647)::int4,
+                has_local_changes = p.has_local_changes OR p.connection_id IS NOT NULL,
+                push_error_code = NULL, push_error = NULL, updated_at = now()
+           FROM target t
+          WHERE p.id = t.id
+         RETURNING p.id AS product_id, p.sku, p.external_id, t.old_stock, p.stock",
+    )
+    .bind(source.user_id)
+    .bind(source.connection_id)
+    .bind(changed)
+    .fetch_all(&mut *tx)
+    .await
 }
 
 async fn upsert_orders(
@@ -261,25 +384,16 @@ async fn insert_lines(
 /// connection's (whose channel lowered its own stock already: its `channel_stock` follows),
 /// else another of the merchant's (which becomes pending). The `products_one_stock`
 /// trigger carries the new stock to the merchant's other products with the SKU and marks
-/// the other connections' ones pending.
+/// the other connections' ones pending. The rows are locked already ([`lock_stock`]).
 async fn lower(
     tx: &mut PgConnection,
     source: &Source<'_>,
     sold: &[&NewLine],
-) -> sqlx::Result<Vec<Lowered>> {
+) -> sqlx::Result<Vec<StockMove>> {
     if sold.is_empty() {
         return Ok(Vec::new());
     }
     let skus: Vec<String> = sold.iter().map(|l| l.sku.clone()).collect();
-    // Every row the trigger may touch, locked in one order: no deadlock with another
-    // statement doing the same.
-    sqlx::query(
-        "SELECT 1 FROM products WHERE user_id = $1 AND sku = ANY($2) ORDER BY id FOR UPDATE",
-    )
-    .bind(source.user_id)
-    .bind(&skus)
-    .execute(&mut *tx)
-    .await?;
     sqlx::query_as(
         "WITH sold AS (
              SELECT sku, sum(quantity) AS quantity
@@ -335,14 +449,30 @@ pub async fn connections_to_push(
     .await
 }
 
-/// `connections.orders_synced_until` when the orders phase starts (`Ok(None)`: never
-/// imported); `Err(RowNotFound)` when the connection is gone.
-pub async fn synced_until(
+/// Locks the merchant's waiting and running sync jobs in id order, before a page's
+/// transaction enqueues pushes for other connections: two connections' imports each
+/// enqueueing for the other (and then updating their own job) would otherwise lock the
+/// two job rows in opposite orders.
+pub async fn lock_jobs(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "SELECT 1 FROM sync_jobs WHERE user_id = $1 AND state IN ('queued', 'running')
+          ORDER BY id FOR UPDATE",
+    )
+    .bind(user_id)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// `connections.orders_stock_from` when the orders phase starts (`Ok(None)`: no import
+/// completed yet, so no order lowers the stock); `Err(RowNotFound)` when the connection is
+/// gone.
+pub async fn stock_from(
     db: &mut PgConnection,
     user_id: Uuid,
     connection_id: Uuid,
 ) -> sqlx::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar("SELECT orders_synced_until FROM connections WHERE id = $1 AND user_id = $2")
+    sqlx::query_scalar("SELECT orders_stock_from FROM connections WHERE id = $1 AND user_id = $2")
         .bind(connection_id)
         .bind(user_id)
         .fetch_one(db)
@@ -350,21 +480,29 @@ pub async fn synced_until(
 }
 
 /// The pass is complete: the next incremental import starts at `seen_until` (never moves
-/// back).
+/// back); the first completed pass also fixes `orders_stock_from` at `started_at`, when it
+/// began (orders placed later may not have been read by it, and are sales).
 pub async fn finish(
     tx: &mut PgConnection,
     user_id: Uuid,
     connection_id: Uuid,
     seen_until: DateTime<Utc>,
+    started_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE connections
-            SET orders_synced_until = greatest(orders_synced_until, $3), updated_at = now()
+            SET orders_synced_until = greatest(orders_synced_until, $3),
+                -- Channels tell times to the second (Shopify): an order placed in the
+                -- second the import began counts as a sale (had it been read, it would not
+                -- be new).
+                orders_stock_from = coalesce(orders_stock_from, date_trunc('second', $4)),
+                updated_at = now()
           WHERE id = $1 AND user_id = $2",
     )
     .bind(connection_id)
     .bind(user_id)
     .bind(seen_until)
+    .bind(started_at)
     .execute(tx)
     .await?;
     Ok(())

@@ -105,14 +105,15 @@ pub async fn preview(
 }
 
 /// The user's connections that have products waiting for the push (paused and
-/// disconnected ones push when they are back).
+/// disconnected ones push when they are back; ones in `error` would fail at once, and
+/// push with the sync that brings them back).
 pub async fn connections_with_pending(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
 ) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar(
         "SELECT c.id FROM connections c
-          WHERE c.user_id = $1 AND c.status NOT IN ('paused', 'disconnected') AND EXISTS (
+          WHERE c.user_id = $1 AND c.status NOT IN ('paused', 'disconnected', 'error') AND EXISTS (
                 SELECT 1 FROM products p
                  WHERE p.connection_id = c.id AND p.user_id = c.user_id
                    AND p.has_local_changes AND p.external_id IS NOT NULL
@@ -156,6 +157,10 @@ pub enum Outcome {
     Pushed,
     /// The channel refused it.
     Rejected,
+    /// The channel's stock changed since our last sync (a sale there) and it kept it: the
+    /// product stays pending without a reason, and the next sync (orders first) brings the
+    /// baseline up to date and pushes again.
+    StockChanged,
 }
 
 impl Outcome {
@@ -164,6 +169,7 @@ impl Outcome {
             Outcome::Unchanged => "unchanged",
             Outcome::Pushed => "pushed",
             Outcome::Rejected => "rejected",
+            Outcome::StockChanged => "stock_changed",
         }
     }
 }
@@ -211,7 +217,7 @@ impl Marks {
 /// sent values and `synced_at` now. Pushed or unchanged: no longer pending, unless the
 /// product changed again after the batch was read. Rejected: stays pending with the
 /// channel's reason (only if it still has the refused values: a newer edit is sent
-/// next time). The connection's row is share-locked first, so a buffer change cannot
+/// next time). Stock changed at the channel: stays pending, without a reason. The connection's row is share-locked first, so a buffer change cannot
 /// commit between reading the buffer here and writing the products.
 pub async fn mark(
     tx: &mut PgConnection,
@@ -240,7 +246,8 @@ pub async fn mark(
                                  THEN coalesce(m.sent_stock, p.channel_stock)
                                  ELSE p.channel_stock END,
             synced_at = CASE WHEN m.outcome = 'pushed' THEN now() ELSE p.synced_at END,
-            has_local_changes = p.has_local_changes AND (m.outcome = 'rejected' OR NOT {SAME}),
+            has_local_changes = p.has_local_changes
+                                AND (m.outcome IN ('rejected', 'stock_changed') OR NOT {SAME}),
             push_error_code = CASE WHEN m.outcome = 'rejected' AND {SAME} THEN m.code ELSE p.push_error_code END,
             push_error = CASE WHEN m.outcome = 'rejected' AND {SAME} THEN m.message ELSE p.push_error END
            FROM unnest($4::uuid[], $5::text[], $6::bigint[], $7::text[], $8::int[], $9::bigint[],

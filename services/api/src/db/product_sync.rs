@@ -24,8 +24,36 @@ pub struct Known {
     pub channel_state: Option<String>,
 }
 
-/// The connection's products with one of `external_ids` or `skus`, locked until the page
-/// commits (a local edit waits for the page instead of being overwritten by it).
+/// Locks, in id order, every product the page may write or the one-stock trigger may
+/// touch: the connection's products with one of `external_ids`, and the merchant's
+/// products (any connection) with one of `skus`. One statement in the lock order of the
+/// order import's stock lowering, so the two never deadlock, and an order cannot lower a
+/// SKU's stock between [`merchant_stock`] reading it and the page adopting it (a sold
+/// unit would come back). A local edit waits for the page instead of being overwritten.
+pub async fn lock(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+    connection_id: Uuid,
+    external_ids: &[&str],
+    skus: &[&str],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "SELECT 1 FROM products
+          WHERE user_id = $1
+            AND (sku = ANY($4::text[]) OR (connection_id = $2 AND external_id = ANY($3::text[])))
+          ORDER BY id
+            FOR UPDATE",
+    )
+    .bind(user_id)
+    .bind(connection_id)
+    .bind(external_ids)
+    .bind(skus)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The connection's products with one of `external_ids` or `skus` (locked by [`lock`]).
 pub async fn known(
     tx: &mut PgConnection,
     user_id: Uuid,
@@ -39,8 +67,7 @@ pub async fn known(
            FROM products
           WHERE user_id = $1 AND connection_id = $2
             AND (external_id = ANY($3::text[]) OR sku = ANY($4::text[]))
-          ORDER BY id
-            FOR UPDATE",
+          ORDER BY id",
     )
     .bind(user_id)
     .bind(connection_id)
@@ -51,7 +78,7 @@ pub async fn known(
 }
 
 /// The merchant's stock of each of `skus` held by a product outside the connection (one
-/// stock per SKU: a new channel product adopts it).
+/// stock per SKU: a new channel product adopts it). Read under [`lock`].
 pub async fn merchant_stock(
     tx: &mut PgConnection,
     user_id: Uuid,
@@ -200,6 +227,37 @@ pub async fn update(tx: &mut PgConnection, user_id: Uuid, rows: &Rows) -> sqlx::
     .bind(&rows.channel_state)
     .bind(&rows.has_local_changes)
     .bind(&rows.touched)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The connection's products that a page saw at the channel but skipped (a duplicate SKU,
+/// a price the cockpit cannot hold): what the channel lists for each.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub id: Vec<Uuid>,
+    pub channel_stock: Vec<Option<i32>>,
+    pub channel_state: Vec<&'static str>,
+}
+
+/// Records that the channel still has the `seen` products (locked by [`lock`]), so that a
+/// full pass does not mark them removed while they are live at the channel; nothing the
+/// merchant sees changes.
+pub async fn mark_seen(tx: &mut PgConnection, user_id: Uuid, seen: &Seen) -> sqlx::Result<()> {
+    if seen.id.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE products p
+            SET pulled_at = now(), channel_stock = r.channel_stock, channel_state = r.channel_state
+           FROM unnest($2::uuid[], $3::int[], $4::text[]) AS r(id, channel_stock, channel_state)
+          WHERE p.id = r.id AND p.user_id = $1",
+    )
+    .bind(user_id)
+    .bind(&seen.id)
+    .bind(&seen.channel_stock)
+    .bind(&seen.channel_state)
     .execute(tx)
     .await?;
     Ok(())

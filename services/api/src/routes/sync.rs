@@ -41,12 +41,15 @@ pub struct JobView {
     pub phase: Phase,
     /// Items handled so far, over all phases.
     pub items_done: i32,
-    /// The number of items, where the channel tells it; else null.
+    /// Items handled so far in the current phase.
+    pub phase_done: i32,
+    /// The number of items of the current phase, where the channel tells it (the
+    /// catalogue size in the products phase); else null.
     pub items_total: Option<i32>,
     /// Items the channel refused or that could not be taken (see the ledger).
     pub items_failed: i32,
-    /// 0 to 1: `items_done / items_total` while running (null when the total is unknown),
-    /// 1 once succeeded.
+    /// 0 to 1: the current phase's progress, `phase_done / items_total` (null when the
+    /// phase's total is unknown), 1 once succeeded.
     #[schema(minimum = 0, maximum = 1)]
     pub progress: Option<f64>,
     pub attempts: i32,
@@ -65,7 +68,7 @@ impl From<&Job> for JobView {
         let progress = match (job.state, job.items_total) {
             (engine::State::Succeeded, _) => Some(1.0),
             (_, Some(total)) if total > 0 => {
-                Some((f64::from(job.items_done) / f64::from(total)).min(1.0))
+                Some((f64::from(job.phase_done) / f64::from(total)).min(1.0))
             }
             _ => None,
         };
@@ -78,6 +81,7 @@ impl From<&Job> for JobView {
             state: job.state,
             phase: job.phase,
             items_done: job.items_done,
+            phase_done: job.phase_done,
             items_total: job.items_total,
             items_failed: job.items_failed,
             progress,

@@ -163,9 +163,11 @@ fn sync_kind(topic: &str) -> Option<Kind> {
     }
 }
 
-/// Events sync a connection unless its merchant paused it or the shop removed the app.
+/// Events sync a connection unless its merchant paused it, the shop removed the app, or
+/// it is in `error` (its credentials or scopes are refused: the job would fail at once;
+/// the merchant's fix and sync reads what the events named).
 fn syncs_on_events(status: &str) -> bool {
-    !matches!(status, "paused" | "disconnected")
+    !matches!(status, "paused" | "disconnected" | "error")
 }
 
 /// True when an `app/uninstalled` body (the shop) is about `shop`: its `myshopify_domain`,

@@ -110,6 +110,7 @@ pub async fn enqueue(
                     cursor = CASE WHEN kind = $2 AND mode = $3 THEN cursor END,
                     orders_since = CASE WHEN kind = $2 AND mode = $3 THEN orders_since ELSE $5 END,
                     items_done = CASE WHEN kind = $2 AND mode = $3 THEN items_done ELSE 0 END,
+                    phase_done = CASE WHEN kind = $2 AND mode = $3 THEN phase_done ELSE 0 END,
                     items_failed = CASE WHEN kind = $2 AND mode = $3 THEN items_failed ELSE 0 END,
                     items_total = CASE WHEN kind = $2 AND mode = $3 THEN items_total END
               WHERE id = $1

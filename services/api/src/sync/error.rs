@@ -13,7 +13,7 @@ pub enum SyncError {
     /// The connection was deleted or its credentials no longer open.
     #[error("{message}")]
     Connection { code: &'static str, message: String },
-    /// The attempt committed no page for `worker::MAX_STALL`.
+    /// The attempt committed no page for `SyncSettings::stall` (`SYNC_STALL_SECS`).
     #[error("the sync attempt took too long and was stopped")]
     TimedOut,
     #[error(transparent)]

@@ -108,7 +108,11 @@ pub struct Job {
     pub cursor: Option<String>,
     pub orders_since: Option<DateTime<Utc>>,
     pub orders_seen_until: Option<DateTime<Utc>>,
+    /// Items handled over all phases.
     pub items_done: i32,
+    /// Items handled in the current phase.
+    pub phase_done: i32,
+    /// The current phase's item count, where the channel tells it.
     pub items_total: Option<i32>,
     pub items_failed: i32,
     pub attempts: i32,
@@ -127,7 +131,7 @@ pub struct Job {
 
 /// Every column of [`Job`], for `SELECT`/`RETURNING`.
 pub const COLUMNS: &str = "id, user_id, connection_id, kind, mode, origin, state, phase, cursor, \
-    orders_since, orders_seen_until, items_done, items_total, items_failed, attempts, \
+    orders_since, orders_seen_until, items_done, phase_done, items_total, items_failed, attempts, \
     max_attempts, run_after, lease_owner, lease_until, error_code, error, ledger_omitted, \
     created_at, started_at, completed_at, updated_at";
 

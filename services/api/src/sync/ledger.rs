@@ -6,6 +6,8 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::text::clean;
+
 /// Most ledger entries one job keeps; the rest are counted in `sync_jobs.ledger_omitted`.
 pub const MAX_PER_JOB: i32 = 10_000;
 
@@ -53,8 +55,8 @@ impl Entry {
             action,
             product_id,
             order_id: None,
-            sku: Some(sku.to_owned()),
-            external_id: external_id.map(str::to_owned),
+            sku: Some(clean(sku, usize::MAX)),
+            external_id: external_id.map(|id| clean(id, usize::MAX)),
             changes: Value::Object(Default::default()),
             channel_code: None,
             channel_message: None,
@@ -69,7 +71,7 @@ impl Entry {
             product_id: None,
             order_id,
             sku: None,
-            external_id: Some(external_id.to_owned()),
+            external_id: Some(clean(external_id, usize::MAX)),
             changes: Value::Object(Default::default()),
             channel_code: None,
             channel_message: None,
@@ -90,19 +92,19 @@ impl Entry {
 
     /// The channel's answer (a rejection's code and message).
     pub fn answer(mut self, code: &str, message: &str) -> Self {
-        self.channel_code = Some(code.to_owned());
-        self.channel_message = Some(message.to_owned());
+        self.channel_code = Some(clean(code, usize::MAX));
+        self.channel_message = Some(clean(message, usize::MAX));
         self
     }
 }
 
 /// Writes `entries` for the job, as many as its budget still allows (one statement);
-/// counts the rest in `sync_jobs.ledger_omitted`. Runs in the page's transaction.
+/// counts what it wrote in `sync_jobs.ledger_written` and the rest in `ledger_omitted`.
+/// Runs in the page's transaction.
 ///
 /// The job row is locked first, so two writers of one job (a worker whose lease ran out
-/// and its successor) cannot both see room for the same entries. The entries already
-/// written are counted (bounded by the budget, along `sync_ledger_by_job`) only while
-/// nothing was omitted yet: once something was, the budget is spent.
+/// and its successor) cannot both see room for the same entries; the room is read from
+/// the job's counters (not by counting its ledger, which grows to the budget).
 pub async fn write(
     tx: &mut PgConnection,
     job_id: Uuid,
@@ -137,8 +139,7 @@ pub async fn write(
     sqlx::query(
         "WITH job AS (
              SELECT CASE WHEN j.ledger_omitted > 0 THEN 0
-                         ELSE greatest($13 - (SELECT count(*) FROM (
-                                  SELECT 1 FROM sync_ledger l WHERE l.job_id = j.id LIMIT $13) w), 0)
+                         ELSE greatest($13 - j.ledger_written, 0)
                     END AS room
                FROM sync_jobs j WHERE j.id = $1 FOR UPDATE
          ), written AS (
@@ -154,8 +155,10 @@ pub async fn write(
               ORDER BY e.n
              RETURNING 1
          )
-         UPDATE sync_jobs SET ledger_omitted = ledger_omitted + $14 - (SELECT count(*) FROM written)
-          WHERE id = $1 AND (SELECT count(*) FROM written) < $14",
+         UPDATE sync_jobs
+            SET ledger_written = ledger_written + (SELECT count(*) FROM written),
+                ledger_omitted = ledger_omitted + $14 - (SELECT count(*) FROM written)
+          WHERE id = $1",
     )
     .bind(job_id)
     .bind(user_id)

@@ -18,6 +18,7 @@ pub mod push;
 pub mod queue;
 pub mod run;
 pub mod schedule;
+pub mod text;
 pub mod worker;
 
 pub use error::SyncError;

@@ -1,19 +1,24 @@
 //! The orders phase: the orders changed at the channel since the job's `orders_since`,
 //! upserted page by page by the channel's id (never duplicated), with their lines. Once the
-//! connection has a completed import, a new order lowers the merchant's one stock of each
-//! SKU it sold, and every other channel selling the SKU gets a push job (docs/ARCHITECTURE.md,
-//! "Orders pull").
+//! connection has a completed import, a new order placed since it began lowers the
+//! merchant's one stock of each SKU it sold, a cancellation or refund of such an order gives
+//! it back, and every other channel selling the SKU gets a push job in the same transaction
+//! (docs/ARCHITECTURE.md, "Orders pull").
 
 use std::collections::HashMap;
 
 use chrono::{Duration, Utc};
 use serde_json::Value;
 use sm_connectors::{Channel, ChannelOrder, Cursor, OrderLine, OrderStatus};
+use sqlx::PgConnection;
+use uuid::Uuid;
 
 use super::enqueue::{enqueue, NewJob};
 use super::ledger::Entry;
 use super::run::{PageDone, RunContext};
+use super::text::clean;
 use super::{Kind, Mode, Origin, SyncError};
+use crate::config::SyncSettings;
 use crate::db::order_import::{self, Imported, NewLine, NewOrder, Source};
 
 /// Longest order number, SKU, title, name and email kept (longer ones are clipped).
@@ -34,11 +39,11 @@ pub async fn run(ctx: &mut RunContext) -> Result<(), SyncError> {
         .orders_since
         .unwrap_or_else(|| Utc::now() - Duration::days(ctx.state.sync.orders_import_days));
     // The first import is history, already reflected in the channel's own stock: only
-    // orders new after a completed import lower it.
-    let lower_stock = {
+    // orders placed since it began lower it.
+    let stock_from = {
         let mut db = ctx.state.db.acquire().await?;
-        match order_import::synced_until(&mut db, user_id, connection_id).await {
-            Ok(until) => until.is_some(),
+        match order_import::stock_from(&mut db, user_id, connection_id).await {
+            Ok(from) => from,
             Err(sqlx::Error::RowNotFound) => {
                 return Err(SyncError::Connection {
                     code: "connection_not_found",
@@ -48,6 +53,8 @@ pub async fn run(ctx: &mut RunContext) -> Result<(), SyncError> {
             Err(e) => return Err(e.into()),
         }
     };
+    // Set by the claim; a job without it (none should be) counts from now.
+    let started_at = ctx.job.started_at.unwrap_or_else(Utc::now);
     let page_size = ctx.channel.limits().max_page_size;
     let channel = ctx.platform.as_str();
     loop {
@@ -64,14 +71,18 @@ pub async fn run(ctx: &mut RunContext) -> Result<(), SyncError> {
             channel,
         };
         let mut tx = ctx.begin().await?;
-        let imported = order_import::import_page(&mut tx, &source, &orders, lower_stock).await?;
+        let imported = order_import::import_page(&mut tx, &source, &orders, stock_from).await?;
+        // In the page's transaction: the stock it moved and the pushes that carry it to
+        // the other channels are committed together or not at all.
+        if imported.moved_stock() {
+            push_elsewhere(&mut tx, &ctx.state.sync, user_id, connection_id).await?;
+        }
         let next = page.next.map(|c| c.0);
         if next.is_none() {
             // No order at all still completes the import: the next one counts as new.
             let until = ctx.job.orders_seen_until.max(seen_until).unwrap_or(since);
-            order_import::finish(&mut tx, user_id, connection_id, until).await?;
+            order_import::finish(&mut tx, user_id, connection_id, until, started_at).await?;
         }
-        let stock_lowered = !imported.lowered.is_empty();
         let done = PageDone {
             next,
             items: imported.orders.len() as i32,
@@ -82,25 +93,26 @@ pub async fn run(ctx: &mut RunContext) -> Result<(), SyncError> {
         };
         let last = done.next.is_none();
         ctx.commit_page(tx, done).await?;
-        // At the end too: an attempt that failed after committing a page that lowered
-        // stock did not get to enqueue the pushes; the retry does it here.
-        if stock_lowered || (last && lower_stock) {
-            push_elsewhere(ctx).await?;
-        }
         if last {
             return Ok(());
         }
     }
 }
 
-/// Enqueues a push (origin stock) for every other connection of the merchant that has
-/// pending products now, so the lowered stock reaches those channels too.
-async fn push_elsewhere(ctx: &RunContext) -> Result<(), SyncError> {
-    let (user_id, connection_id) = (ctx.job.user_id, ctx.job.connection_id);
-    let mut db = ctx.state.db.acquire().await?;
-    let others = order_import::connections_to_push(&mut db, user_id, connection_id).await?;
+/// Enqueues a push (origin stock) for every other connection of the merchant (active or
+/// pending) that has pending products now, so the moved stock reaches those channels too.
+async fn push_elsewhere(
+    tx: &mut PgConnection,
+    settings: &SyncSettings,
+    user_id: Uuid,
+    connection_id: Uuid,
+) -> Result<(), SyncError> {
+    let others = order_import::connections_to_push(tx, user_id, connection_id).await?;
+    if others.is_empty() {
+        return Ok(());
+    }
+    order_import::lock_jobs(tx, user_id).await?;
     for other in others {
-        let mut tx = ctx.state.db.begin().await?;
         let new = NewJob {
             user_id,
             connection_id: other,
@@ -108,8 +120,7 @@ async fn push_elsewhere(ctx: &RunContext) -> Result<(), SyncError> {
             mode: Mode::Incremental,
             origin: Origin::Stock,
         };
-        enqueue(&mut tx, &ctx.state.sync, &new).await?;
-        tx.commit().await?;
+        enqueue(tx, settings, &new).await?;
     }
     Ok(())
 }
@@ -226,12 +237,8 @@ fn status(status: OrderStatus) -> &'static str {
     }
 }
 
-/// `text` without NUL characters (Postgres text cannot hold them), at most `max` chars.
-fn clean(text: &str, max: usize) -> String {
-    text.chars().filter(|c| *c != '\0').take(max).collect()
-}
-
-/// The page's ledger: every order imported or changed, every stock lowered, every order
+/// The page's ledger: every order imported or changed, every stock lowered or given back,
+/// every order
 /// skipped with its reason.
 fn ledger(imported: &Imported, skipped: Vec<Skipped>) -> Vec<Entry> {
     let mut entries = Vec::new();
@@ -260,16 +267,17 @@ fn ledger(imported: &Imported, skipped: Vec<Skipped>) -> Vec<Entry> {
             entries.push(entry);
         }
     }
-    for l in &imported.lowered {
-        entries.push(
-            Entry::product(
-                "stock_lowered",
-                Some(l.product_id),
-                &l.sku,
-                l.external_id.as_deref(),
-            )
-            .change("stock", l.old_stock, l.stock),
-        );
+    let moves = [
+        ("stock_lowered", &imported.lowered),
+        ("stock_returned", &imported.returned),
+    ];
+    for (action, moved) in moves {
+        for m in moved {
+            entries.push(
+                Entry::product(action, Some(m.product_id), &m.sku, m.external_id.as_deref())
+                    .change("stock", m.old_stock, m.stock),
+            );
+        }
     }
     for s in skipped {
         entries.push(Entry::order("skipped", None, &s.external_id).answer(s.code, &s.message));

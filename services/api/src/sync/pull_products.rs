@@ -6,15 +6,16 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
+use chrono::{Duration, Utc};
 use sha2::{Digest, Sha256};
 use sm_connectors::{Channel, ChannelProduct, Cursor};
 use uuid::Uuid;
 
 use super::ledger::Entry;
 use super::run::{PageDone, RunContext};
+use super::text::clean;
 use super::{Mode, SyncError};
-use crate::db::product_sync::{self, Known, Rows};
+use crate::db::product_sync::{self, Known, Rows, Seen};
 
 /// Most units one page asks for (the channel's own maximum is usually lower).
 const MAX_PAGE_SIZE: usize = 250;
@@ -23,6 +24,10 @@ const MAX_TITLE_CHARS: usize = 500;
 /// The products table's bounds (0002_product_limits.sql).
 const MAX_PRICE_CENTS: i64 = 10_000_000_000;
 const MAX_STOCK: i64 = 1_000_000_000;
+/// An incremental pass re-reads this much before the last pass: a channel's search index
+/// lags its writes (Shopify's by up to minutes), so a product changed just before the last
+/// pass may only now be listed as changed then. Re-reading a product changes nothing.
+const PRODUCTS_OVERLAP_MINUTES: i64 = 5;
 
 /// Runs this phase from `ctx.job.cursor` to its end, one committed page at a time; the
 /// last [`RunContext::commit_page`] has `next: None` and moves the job to the next phase.
@@ -35,7 +40,7 @@ pub async fn run(ctx: &mut RunContext) -> Result<(), SyncError> {
     };
     // A connection never pulled is read whole, incremental or not (and so marks removals).
     let changed_since = match ctx.job.mode {
-        Mode::Incremental => synced_at,
+        Mode::Incremental => synced_at.map(|at| at - Duration::minutes(PRODUCTS_OVERLAP_MINUTES)),
         Mode::Full => None,
     };
     let page_size = ctx.channel.limits().max_page_size.min(MAX_PAGE_SIZE);
@@ -89,16 +94,20 @@ async fn write_page(
     let (user_id, connection_id) = (ctx.job.user_id, ctx.job.connection_id);
     let platform = ctx.platform.as_str();
     let units: Vec<Unit<'_>> = items.iter().map(|p| Unit::new(p, platform)).collect();
+    // A unit with an id Postgres cannot hold is skipped by the plan, not queried.
     let external_ids: Vec<&str> = units
         .iter()
+        .filter(|u| u.id_ok)
         .map(|u| u.product.external_id.as_str())
         .collect();
     let skus: Vec<&str> = units.iter().map(|u| u.sku.as_str()).collect();
+    product_sync::lock(tx, user_id, connection_id, &external_ids, &skus).await?;
     let known = product_sync::known(tx, user_id, connection_id, &external_ids, &skus).await?;
     let stocks = product_sync::merchant_stock(tx, user_id, connection_id, &skus).await?;
     let plan = plan(&units, &known, &stocks, ctx.stock_buffer);
     product_sync::insert(tx, user_id, connection_id, &plan.new).await?;
     product_sync::update(tx, user_id, &plan.existing).await?;
+    product_sync::mark_seen(tx, user_id, &plan.seen).await?;
     let new_skus: Vec<&str> = plan.new.sku.iter().map(String::as_str).collect();
     product_sync::link_order_lines(tx, user_id, connection_id, &new_skus).await?;
     Ok(PageDone {
@@ -109,12 +118,17 @@ async fn write_page(
     })
 }
 
-/// A channel unit in the cockpit's terms.
+/// A channel unit in the cockpit's terms, its text without what Postgres refuses (NUL).
 struct Unit<'a> {
     product: &'a ChannelProduct,
+    /// Whether the channel's ids can be stored as they are (a non-empty id, no NUL): an id
+    /// is never altered, the push must name the unit as the channel does.
+    id_ok: bool,
     /// The channel's SKU, or `<platform>-<external id>` for a unit without one.
     sku: String,
     title: String,
+    description: String,
+    images: Vec<String>,
     /// SHA-256 of the content as the channel has it (see [`content_sha`]).
     sha: Vec<u8>,
     state: &'static str,
@@ -122,19 +136,31 @@ struct Unit<'a> {
 
 impl<'a> Unit<'a> {
     fn new(product: &'a ChannelProduct, platform: &str) -> Self {
-        let sku = match product.sku.trim() {
-            "" => format!("{platform}-{}", product.external_id),
+        let storable = |id: &str| !id.contains('\0');
+        let id_ok = !product.external_id.trim().is_empty()
+            && storable(&product.external_id)
+            && product.parent_id.as_deref().is_none_or(storable)
+            && product.inventory_id.as_deref().is_none_or(storable);
+        let sku = match clean(&product.sku, usize::MAX).trim() {
+            "" => format!("{platform}-{}", clean(&product.external_id, usize::MAX)),
             sku => sku.to_owned(),
         };
-        let sku = clip(&sku, MAX_SKU_CHARS);
-        let title = match product.title.trim() {
+        let sku = clean(&sku, MAX_SKU_CHARS);
+        let title = match clean(&product.title, usize::MAX).trim() {
             "" => sku.clone(),
-            title => clip(title, MAX_TITLE_CHARS),
+            title => clean(title, MAX_TITLE_CHARS),
         };
         Unit {
             sha: content_sha(&product.title, &product.description, &product.images),
             state: if product.active { "active" } else { "inactive" },
+            description: clean(&product.description, usize::MAX),
+            images: product
+                .images
+                .iter()
+                .map(|url| clean(url, usize::MAX))
+                .collect(),
             product,
+            id_ok,
             sku,
             title,
         }
@@ -163,15 +189,7 @@ impl<'a> Unit<'a> {
     }
 
     fn images_json(&self) -> String {
-        serde_json::Value::from(self.product.images.clone()).to_string()
-    }
-}
-
-/// `text` cut to at most `max` characters.
-fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => text[..end].to_owned(),
-        None => text.to_owned(),
+        serde_json::Value::from(self.images.clone()).to_string()
     }
 }
 
@@ -197,6 +215,8 @@ pub fn content_sha(title: &str, description: &str, images: &[String]) -> Vec<u8>
 struct Plan {
     new: Rows,
     existing: Rows,
+    /// Products of the connection whose unit was skipped: still live at the channel.
+    seen: Seen,
     skipped: i32,
     ledger: Vec<Entry>,
 }
@@ -217,9 +237,19 @@ fn plan(units: &[Unit<'_>], known: &[Known], stocks: &[(String, i32)], buffer: i
     let mut taken_units: HashSet<&str> = HashSet::new();
     for unit in units {
         let external_id = unit.product.external_id.as_str();
+        if !unit.id_ok {
+            plan.skip(
+                unit,
+                None,
+                "invalid_id",
+                "the channel's id of the unit is empty or holds a NUL character",
+            );
+            continue;
+        }
         if !taken_units.insert(external_id) {
             plan.skip(
                 unit,
+                None,
                 "duplicate_unit",
                 "the channel listed this unit twice on one page",
             );
@@ -242,6 +272,7 @@ fn plan(units: &[Unit<'_>], known: &[Known], stocks: &[(String, i32)], buffer: i
         {
             plan.skip(
                 unit,
+                by_external.get(external_id).copied(),
                 "duplicate_sku",
                 "another unit of this channel has the SKU",
             );
@@ -252,6 +283,7 @@ fn plan(units: &[Unit<'_>], known: &[Known], stocks: &[(String, i32)], buffer: i
             Err(code) => {
                 plan.skip(
                     unit,
+                    by_external.get(external_id).copied(),
                     code,
                     "the price cannot be held (out of range or currency)",
                 );
@@ -262,7 +294,8 @@ fn plan(units: &[Unit<'_>], known: &[Known], stocks: &[(String, i32)], buffer: i
         match row {
             Some(row) => {
                 taken_rows.insert(row.id);
-                plan.update(unit, row, price, buffer);
+                let joined = stocks.get(unit.sku.as_str()).copied();
+                plan.update(unit, row, price, joined, buffer);
             }
             None => plan.create(unit, price, stocks.get(unit.sku.as_str()).copied()),
         }
@@ -271,7 +304,13 @@ fn plan(units: &[Unit<'_>], known: &[Known], stocks: &[(String, i32)], buffer: i
 }
 
 impl Plan {
-    fn skip(&mut self, unit: &Unit<'_>, code: &str, message: &str) {
+    /// Skips `unit`; its product `row` (same external id), if any, is still seen.
+    fn skip(&mut self, unit: &Unit<'_>, row: Option<&Known>, code: &str, message: &str) {
+        if let Some(row) = row {
+            self.seen.id.push(row.id);
+            self.seen.channel_stock.push(unit.channel_stock());
+            self.seen.channel_state.push(unit.state);
+        }
         self.skipped += 1;
         self.ledger.push(
             Entry::product("skipped", None, &unit.sku, Some(&unit.product.external_id))
@@ -293,7 +332,7 @@ impl Plan {
         rows.id.push(id);
         rows.sku.push(unit.sku.clone());
         rows.title.push(unit.title.clone());
-        rows.description.push(unit.product.description.clone());
+        rows.description.push(unit.description.clone());
         rows.images.push(unit.images_json());
         rows.price_cents.push(cents);
         rows.currency.push(currency.to_owned());
@@ -312,7 +351,16 @@ impl Plan {
     }
 
     /// An existing product under the conflict rules.
-    fn update(&mut self, unit: &Unit<'_>, row: &Known, price: Option<(i64, &str)>, buffer: i32) {
+    /// `joined`: the merchant's stock of the unit's SKU outside the connection, which a
+    /// product renamed to that SKU takes (the one-stock trigger sets it).
+    fn update(
+        &mut self,
+        unit: &Unit<'_>,
+        row: &Known,
+        price: Option<(i64, &str)>,
+        joined: Option<i32>,
+        buffer: i32,
+    ) {
         let external_id = unit.product.external_id.as_str();
         let mut updated = Entry::product("updated", Some(row.id), &unit.sku, Some(external_id));
         let mut changed = false;
@@ -320,15 +368,20 @@ impl Plan {
             updated = updated.change("external_id", None::<String>, external_id);
             changed = true;
         }
+        let mut stock = row.stock;
         if row.sku != unit.sku {
             updated = updated.change("sku", row.sku.as_str(), unit.sku.as_str());
             changed = true;
+            if let Some(joined) = joined.filter(|&n| n != row.stock) {
+                updated = updated.change("stock", row.stock, joined);
+                stock = joined;
+            }
         }
         // Content: the channel's only when the channel changed it since the last sync.
         let (title, description, images) =
             if row.channel_content_sha.as_deref() != Some(unit.sha.as_slice()) {
-                let description = &unit.product.description;
-                let images = &unit.product.images;
+                let description = &unit.description;
+                let images = &unit.images;
                 if row.title != unit.title {
                     updated = updated.change("title", row.title.as_str(), unit.title.as_str());
                     changed = true;
@@ -378,9 +431,9 @@ impl Plan {
         }
         // Stock: the cockpit's, always. A channel listing more than the cockpit would is
         // lowered by the push; one listing fewer is left (it may be an unimported sale).
-        let listed = (row.stock - buffer).max(0);
+        let listed = (stock - buffer).max(0);
         let channel_stock = unit.channel_stock();
-        let mut pending = row.has_local_changes;
+        let mut pending = row.has_local_changes || stock != row.stock;
         if let Some(channel) = channel_stock.filter(|&q| q != listed) {
             let more = channel > listed;
             pending |= more;
@@ -617,5 +670,72 @@ mod tests {
         assert!(plan.new.is_empty());
         assert_eq!(plan.existing.id, [cockpit.id]);
         assert_eq!(plan.existing.external_id, ["77"]);
+    }
+
+    #[test]
+    fn text_postgres_refuses_is_cleaned_and_a_unit_with_such_an_id_is_skipped() {
+        let mut dirty = channel("1", "SKU\0-A", 100, 5);
+        dirty.title = "Wald\0honig".to_owned();
+        dirty.description = "<p>\0</p>".to_owned();
+        dirty.images = vec!["https://cdn/\0a.svg".to_owned()];
+        let mut bad_id = channel("2\0", "SKU-B", 100, 5);
+        bad_id.title = "\0".to_owned();
+        let products = [dirty, bad_id, channel("", "SKU-C", 100, 5)];
+        let units: Vec<_> = products.iter().map(|p| Unit::new(p, "shopify")).collect();
+        let plan = plan(&units, &[], &[], 0);
+        assert_eq!(plan.new.sku, ["SKU-A"]);
+        assert_eq!(plan.new.title, ["Waldhonig"]);
+        assert_eq!(plan.new.description, ["<p></p>"]);
+        assert_eq!(plan.new.images, [r#"["https://cdn/a.svg"]"#]);
+        assert_eq!(plan.skipped, 2);
+        let skipped: Vec<_> = plan
+            .ledger
+            .iter()
+            .filter(|e| e.action == "skipped")
+            .collect();
+        assert!(skipped
+            .iter()
+            .all(|e| e.channel_code.as_deref() == Some("invalid_id")));
+        assert_eq!(skipped[0].external_id.as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn a_skipped_unit_of_a_known_product_is_still_seen() {
+        // Two variants swapped their SKUs: each unit's SKU is the other product's.
+        let products = [
+            channel("1", "SKU-B", 100, 5),
+            channel("2", "SKU-A", 999_999_999_999, 7),
+        ];
+        let units: Vec<_> = products.iter().map(|p| Unit::new(p, "shopify")).collect();
+        let a = Known {
+            sku: "SKU-A".to_owned(),
+            ..known(&units[0], 100, 5, false)
+        };
+        let b = Known {
+            sku: "SKU-B".to_owned(),
+            ..known(&units[1], 100, 7, false)
+        };
+        let plan = plan(&units, &[a.clone(), b.clone()], &[], 0);
+        assert_eq!(plan.skipped, 2);
+        assert!(plan.existing.is_empty());
+        assert_eq!(plan.seen.id, [a.id, b.id]);
+        assert_eq!(plan.seen.channel_stock, [Some(5), Some(7)]);
+    }
+
+    #[test]
+    fn a_product_renamed_to_a_sku_the_merchant_has_takes_its_stock() {
+        let products = [channel("1", "SKU-B", 100, 50)];
+        let units: Vec<_> = products.iter().map(|p| Unit::new(p, "shopify")).collect();
+        let row = Known {
+            sku: "SKU-A".to_owned(),
+            ..known(&units[0], 100, 50, false)
+        };
+        let plan = plan(&units, &[row], &[("SKU-B".to_owned(), 0)], 0);
+        assert_eq!(actions(&plan), ["conflict", "updated"]);
+        assert_eq!(
+            plan.ledger[1].changes["stock"],
+            serde_json::json!({"old": 50, "new": 0})
+        );
+        assert_eq!(plan.existing.has_local_changes, [true]);
     }
 }

@@ -4,11 +4,16 @@
 //! A batch is the next pending products in id order after the cursor (the previous
 //! batch's last id). Of each product only what differs from the channel's baseline is
 //! sent: a price change does not overwrite a stock the channel may have lowered by a sale
-//! meanwhile. A product whose channel already has both values is cleared without a call.
+//! meanwhile. The stock is sent with the channel's baseline, and a channel that can compare
+//! (Shopify) keeps a stock that changed since (a sale there): the product stays pending for
+//! the next sync, whose orders pass takes the sale first. A product whose channel already
+//! has both values is cleared without a call.
 
 use std::collections::HashMap;
 
-use sm_connectors::{Channel, ItemOutcome, ListingUpdate, Money, Rejection};
+use sm_connectors::{
+    Channel, ItemOutcome, ListingUpdate, Money, Rejection, STOCK_CHANGED_AT_CHANNEL,
+};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -131,6 +136,14 @@ async fn push_batch<C: Channel + ?Sized>(
                 pushed.marks.add(p, Outcome::Pushed, fields, None);
                 pushed.ledger.push(entry("pushed"));
             }
+            // Sent again after the next pull: not the merchant's to fix.
+            Err(refusal) if refusal.code == STOCK_CHANGED_AT_CHANNEL => {
+                pushed.marks.add(p, Outcome::StockChanged, fields, None);
+                let mut entry = entry("rejected").answer(&refusal.code, &refusal.message);
+                entry.will_retry = true;
+                pushed.ledger.push(entry);
+                pushed.failed += 1;
+            }
             Err(refusal) => {
                 let reason = (refusal.code.as_str(), refusal.message.as_str());
                 pushed.marks.add(p, Outcome::Rejected, fields, Some(reason));
@@ -156,6 +169,8 @@ fn update_of(p: &Pending, (price, stock): (bool, bool)) -> ListingUpdate {
             currency: p.currency.clone(),
         }),
         quantity: stock.then_some(i64::from(p.listed_stock)),
+        // What the channel had at the last sync: a sale there since is not overwritten.
+        expected_quantity: p.channel_stock.filter(|_| stock).map(i64::from),
     }
 }
 

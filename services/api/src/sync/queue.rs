@@ -103,8 +103,9 @@ pub async fn succeed(
           WHERE id = $1",
     )
     .bind(job.connection_id)
-    // A push reads nothing in: the schedule must still pull the connection's orders.
-    .bind(job.kind != Kind::Push)
+    // Only a sync of both orders and products is what the schedule would have done: after
+    // a push, or a products-only sync from a webhook, it must still pull the orders.
+    .bind(job.kind == Kind::Both)
     .execute(&mut *tx)
     .await?;
     // Only changes made since the job started: one the push could not clear for another

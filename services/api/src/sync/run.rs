@@ -45,7 +45,8 @@ pub struct PageDone {
     pub items: i32,
     /// Items the channel refused or that could not be taken (added to `items_failed`).
     pub failed: i32,
-    /// The total the channel tells, where it does (replaces `items_total`).
+    /// The current phase's total the channel tells, where it does (replaces `items_total`
+    /// until the phase ends).
     pub total: Option<i32>,
     /// The newest order change on this page (orders phase).
     pub orders_seen_until: Option<DateTime<Utc>>,
@@ -68,6 +69,7 @@ impl RunContext {
     ) -> Result<(), SyncError> {
         check_cursor(self.job.cursor.as_deref(), page.next.as_deref())?;
         super::ledger::write(&mut tx, self.job.id, self.job.user_id, &page.ledger).await?;
+        let phase_ends = page.next.is_none();
         let (phase, cursor) = match page.next {
             Some(cursor) => (self.job.phase, Some(cursor)),
             None => (self.next_phase(), None),
@@ -75,7 +77,10 @@ impl RunContext {
         let job: Option<Job> = sqlx::query_as(&format!(
             "UPDATE sync_jobs
                 SET phase = $3, cursor = $4, items_done = items_done + $5,
-                    items_failed = items_failed + $6, items_total = coalesce($7, items_total),
+                    items_failed = items_failed + $6,
+                    -- The next phase counts its own items against its own total.
+                    phase_done = CASE WHEN $10 THEN 0 ELSE phase_done + $5 END,
+                    items_total = CASE WHEN $10 THEN NULL ELSE coalesce($7, items_total) END,
                     orders_seen_until = greatest(orders_seen_until, $8),
                     lease_until = now() + $9, updated_at = now()
               WHERE id = $1 AND lease_owner = $2 AND state = 'running'
@@ -90,6 +95,7 @@ impl RunContext {
         .bind(page.total)
         .bind(page.orders_seen_until)
         .bind(self.state.sync.lease)
+        .bind(phase_ends)
         .fetch_optional(&mut *tx)
         .await?;
         // Another worker holds the job: dropping `tx` rolls the page back.

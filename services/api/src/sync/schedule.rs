@@ -58,13 +58,14 @@ pub async fn tick(db: &PgPool, settings: &SyncSettings, interval: Duration) -> s
                    FROM connections c
                   WHERE c.status = 'active'
                     AND (c.last_sync_at IS NULL OR c.last_sync_at < now() - $9)
-                    -- Nothing waiting or running, and no job made within the interval:
-                    -- a connection whose syncs fail is tried once per interval, not
-                    -- at every tick.
+                    -- Nothing waiting or running, and no full sync (orders and products)
+                    -- made within the interval: a connection whose syncs fail is tried
+                    -- once per interval, not at every tick. Pushes and one-sided syncs
+                    -- (local edits, webhooks) must not hold the connection's pulls back.
                     AND NOT EXISTS (SELECT 1 FROM sync_jobs j
                                      WHERE j.user_id = c.user_id AND j.connection_id = c.id
                                        AND (j.state IN ('queued', 'running')
-                                            OR j.created_at > now() - $9))
+                                            OR (j.kind = 'both' AND j.created_at > now() - $9)))
                   ORDER BY c.last_sync_at NULLS FIRST, c.id
                   LIMIT $10) c
          ON CONFLICT (connection_id) WHERE state IN ('queued', 'running') DO NOTHING",

@@ -18,11 +18,6 @@ use super::{schedule, Job, SyncError};
 use crate::channels;
 use crate::state::AppState;
 
-/// Longest an attempt may go without committing a page before it is stopped and retried
-/// (a channel that keeps a connection open without answering); the next attempt resumes
-/// after the last committed page. The connector's own timeouts and retries end far sooner.
-pub const MAX_STALL: Duration = Duration::from_secs(15 * 60);
-
 /// How often an idle worker looks for work.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
@@ -218,14 +213,10 @@ async fn context(state: &AppState, job: Job, lease: Lease) -> Result<RunContext,
 }
 
 /// One attempt: the job's phases, cancelled when no page was committed for
-/// [`MAX_STALL`] (a long import that keeps committing runs on; its lease holds it); a
-/// panic in a phase fails the attempt instead of the worker.
+/// `SyncSettings::stall` (a long import that keeps committing runs on; its lease holds
+/// it); a panic in a phase fails the attempt instead of the worker.
 async fn attempt(ctx: &mut RunContext) -> Result<(), SyncError> {
-    let mut progress = ctx.progressed.subscribe();
-    let watchdog = async move {
-        // Resolves once a whole MAX_STALL passed without a commit.
-        while let Ok(Ok(())) = tokio::time::timeout(MAX_STALL, progress.changed()).await {}
-    };
+    let watchdog = stalled(ctx.progressed.subscribe(), ctx.state.sync.stall);
     let run = AssertUnwindSafe(run::run(ctx)).catch_unwind();
     let outcome = tokio::select! {
         outcome = run => Ok(outcome),
@@ -247,6 +238,13 @@ async fn attempt(ctx: &mut RunContext) -> Result<(), SyncError> {
     }
 }
 
+/// Resolves once a whole `stall` passed without a commit told on `progress` (the
+/// attempt's next page is stuck: the connector's own timeouts and retries end far sooner);
+/// the next attempt resumes after the last committed page.
+async fn stalled(mut progress: watch::Receiver<()>, stall: Duration) {
+    while let Ok(Ok(())) = tokio::time::timeout(stall, progress.changed()).await {}
+}
+
 /// Renews the lease every third of its length; resolves when it is lost (another worker
 /// holds the job, or no renewal got through for a whole lease).
 async fn heartbeat(db: &PgPool, lease: Lease, length: Duration) {
@@ -265,5 +263,27 @@ async fn heartbeat(db: &PgPool, lease: Lease, length: Duration) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_watchdog_fires_only_after_a_whole_stall_without_a_commit() {
+        let stall = Duration::from_millis(300);
+        let (commits, progress) = watch::channel(());
+        let started = Instant::now();
+        let watchdog = tokio::spawn(stalled(progress, stall));
+        for _ in 0..5 {
+            tokio::time::sleep(stall / 2).await;
+            assert!(!watchdog.is_finished(), "fired while pages were committed");
+            commits.send_replace(());
+        }
+        watchdog.await.unwrap();
+        // The last commit at 750 ms, then a whole stall.
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(1050), "{elapsed:?}");
     }
 }
