@@ -190,7 +190,7 @@ async fn commit_page_moves_the_job_on_and_writes_nothing_once_the_lease_is_lost(
     )
     .unwrap();
     let mut ctx = RunContext {
-        channel: api::channels::connect(&state, &credentials, false).unwrap(),
+        channel: std::sync::Arc::new(api::channels::connect(&state, &credentials, false).unwrap()),
         state,
         lease: lease(&claimed),
         job: claimed,

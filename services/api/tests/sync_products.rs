@@ -728,12 +728,10 @@ async fn a_page_holds_the_stock_it_adopts_until_it_commits(db: PgPool) {
         .unwrap();
 
     let mut page = stack.db.begin().await.unwrap();
-    product_sync::lock(&mut page, user, connection, &[], &["ONE-LEFT"])
+    let locked = product_sync::lock(&mut page, user, connection, &[], &["ONE-LEFT"])
         .await
         .unwrap();
-    let adopted = product_sync::merchant_stock(&mut page, user, connection, &["ONE-LEFT"])
-        .await
-        .unwrap();
+    let adopted = product_sync::Candidates::new(locked, connection, &[], &["ONE-LEFT"]).stocks;
     assert_eq!(adopted, [("ONE-LEFT".to_owned(), 5)]);
 
     // An order elsewhere waits for the page instead of lowering the stock under it.

@@ -2,6 +2,8 @@
 //! then written with a few set-based statements (column arrays, `unnest`), all in the
 //! page's transaction.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -24,23 +26,52 @@ pub struct Known {
     pub channel_state: Option<String>,
 }
 
+/// A product [`lock`] locked: one of the connection's (a page's unit may be it), or one of
+/// the merchant's with a page's SKU elsewhere (its stock is the SKU's one stock).
+#[derive(Debug, sqlx::FromRow)]
+pub struct Locked {
+    #[sqlx(flatten)]
+    pub product: Known,
+    pub connection_id: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// Locks, in id order, every product the page may write or the one-stock trigger may
-/// touch: the connection's products with one of `external_ids`, and the merchant's
-/// products (any connection) with one of `skus`. One statement in the lock order of the
-/// order import's stock lowering, so the two never deadlock, and an order cannot lower a
-/// SKU's stock between [`merchant_stock`] reading it and the page adopting it (a sold
-/// unit would come back). A local edit waits for the page instead of being overwritten.
+/// touch, and reads them as locked: the connection's products with one of
+/// `external_ids`, and the merchant's products (any connection) with one of `skus`. One
+/// statement in the lock order of the order import's stock lowering, so the two never
+/// deadlock, and an order cannot lower a SKU's stock between reading and the page adopting
+/// it (a sold unit would come back). A local edit waits for the page instead of being
+/// overwritten. [`Candidates::new`] sorts the rows.
+///
+/// Planned to hold without statistics (autovacuum off, as in CI and the bench), where
+/// Postgres guesses that any `user_id = …` or `connection_id = …` matches a few rows:
+/// each external id and SKU is looked up on its own in a lateral subquery (`OFFSET 0`
+/// keeps it one), so the whole key is the index condition of `products_by_external` or
+/// `products_by_sku`, never the `(user_id[, connection_id])` prefix of another index with
+/// the array as a filter over all the connection's products. The ids are then locked by
+/// primary key; both lookups are scoped (the connection is the merchant's).
 pub async fn lock(
     tx: &mut PgConnection,
     user_id: Uuid,
     connection_id: Uuid,
     external_ids: &[&str],
     skus: &[&str],
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "SELECT 1 FROM products
-          WHERE user_id = $1
-            AND (sku = ANY($4::text[]) OR (connection_id = $2 AND external_id = ANY($3::text[])))
+) -> sqlx::Result<Vec<Locked>> {
+    sqlx::query_as(
+        "SELECT id, external_id, sku, title, description, images, price_cents, currency, stock,
+                has_local_changes, channel_price_cents, channel_content_sha, channel_state,
+                connection_id, updated_at
+           FROM products
+          WHERE id = ANY(ARRAY(
+                    SELECT p.id FROM unnest($3::text[]) AS e(external_id),
+                           LATERAL (SELECT id FROM products
+                                     WHERE connection_id = $2 AND external_id = e.external_id
+                                    OFFSET 0) p
+                    UNION ALL
+                    SELECT p.id FROM unnest($4::text[]) AS s(sku),
+                           LATERAL (SELECT id FROM products
+                                     WHERE user_id = $1 AND sku = s.sku OFFSET 0) p))
           ORDER BY id
             FOR UPDATE",
     )
@@ -48,54 +79,58 @@ pub async fn lock(
     .bind(connection_id)
     .bind(external_ids)
     .bind(skus)
-    .execute(tx)
-    .await?;
-    Ok(())
-}
-
-/// The connection's products with one of `external_ids` or `skus` (locked by [`lock`]).
-pub async fn known(
-    tx: &mut PgConnection,
-    user_id: Uuid,
-    connection_id: Uuid,
-    external_ids: &[&str],
-    skus: &[&str],
-) -> sqlx::Result<Vec<Known>> {
-    sqlx::query_as(
-        "SELECT id, external_id, sku, title, description, images, price_cents, currency, stock,
-                has_local_changes, channel_price_cents, channel_content_sha, channel_state
-           FROM products
-          WHERE user_id = $1 AND connection_id = $2
-            AND (external_id = ANY($3::text[]) OR sku = ANY($4::text[]))
-          ORDER BY id",
-    )
-    .bind(user_id)
-    .bind(connection_id)
-    .bind(external_ids)
-    .bind(skus)
     .fetch_all(tx)
     .await
 }
 
-/// The merchant's stock of each of `skus` held by a product outside the connection (one
-/// stock per SKU: a new channel product adopts it). Read under [`lock`].
-pub async fn merchant_stock(
-    tx: &mut PgConnection,
-    user_id: Uuid,
-    connection_id: Uuid,
-    skus: &[&str],
-) -> sqlx::Result<Vec<(String, i32)>> {
-    sqlx::query_as(
-        "SELECT DISTINCT ON (sku) sku, stock
-           FROM products
-          WHERE user_id = $1 AND sku = ANY($2::text[]) AND connection_id IS DISTINCT FROM $3
-          ORDER BY sku, updated_at DESC, id DESC",
-    )
-    .bind(user_id)
-    .bind(skus)
-    .bind(connection_id)
-    .fetch_all(tx)
-    .await
+/// What a page's units are checked against, from the rows [`lock`] returned (re-checked
+/// here: a row changed by a concurrent writer is returned as it is now, which may no longer
+/// match).
+#[derive(Debug, Default)]
+pub struct Candidates {
+    /// The connection's products with one of the page's external ids or SKUs.
+    pub known: Vec<Known>,
+    /// The merchant's stock of each of the page's SKUs held by a product outside the
+    /// connection (one stock per SKU: a new channel product adopts it); the latest
+    /// changed product's where they differ.
+    pub stocks: Vec<(String, i32)>,
+}
+
+impl Candidates {
+    pub fn new(
+        locked: Vec<Locked>,
+        connection_id: Uuid,
+        external_ids: &[&str],
+        skus: &[&str],
+    ) -> Self {
+        let external_ids: HashSet<&str> = external_ids.iter().copied().collect();
+        let skus: HashSet<&str> = skus.iter().copied().collect();
+        let mut known = Vec::new();
+        let mut latest: HashMap<String, (DateTime<Utc>, Uuid, i32)> = HashMap::new();
+        for row in locked {
+            let p = row.product;
+            if row.connection_id == Some(connection_id) {
+                let by_id = p
+                    .external_id
+                    .as_deref()
+                    .is_some_and(|id| external_ids.contains(id));
+                if by_id || skus.contains(p.sku.as_str()) {
+                    known.push(p);
+                }
+            } else if skus.contains(p.sku.as_str()) {
+                let this = (row.updated_at, p.id, p.stock);
+                latest
+                    .entry(p.sku)
+                    .and_modify(|l| *l = (*l).max(this))
+                    .or_insert(this);
+            }
+        }
+        let stocks = latest
+            .into_iter()
+            .map(|(sku, (_, _, stock))| (sku, stock))
+            .collect();
+        Candidates { known, stocks }
+    }
 }
 
 /// Column arrays of the rows a page writes, one index per product. New rows use every
@@ -185,7 +220,7 @@ pub async fn insert(
     Ok(())
 }
 
-/// Writes what a page decided for the connection's existing products (locked by [`known`]).
+/// Writes what a page decided for the connection's existing products (locked by [`lock`]).
 pub async fn update(tx: &mut PgConnection, user_id: Uuid, rows: &Rows) -> sqlx::Result<()> {
     if rows.is_empty() {
         return Ok(());
@@ -263,26 +298,39 @@ pub async fn mark_seen(tx: &mut PgConnection, user_id: Uuid, seen: &Seen) -> sql
     Ok(())
 }
 
-/// Order lines of the connection's orders that name one of `skus` and no product yet get
-/// the connection's product with that SKU (orders imported before the catalogue).
+/// Order lines of the connection's orders that name the SKU of one of the page's new
+/// products (`ids`, `skus`: one index per product) and no product yet get that product
+/// (orders imported before the catalogue).
+///
+/// Planned to hold without statistics (autovacuum off): each SKU's unlinked lines are read
+/// on `order_items_unlinked` by (merchant, SKU) in a lateral subquery (`OFFSET 0` keeps
+/// it one, so the SKU is an index condition, not a filter over all the merchant's
+/// unlinked lines), their orders by primary key (`IS NOT DISTINCT FROM` keeps the planner
+/// off a scan of the connection's orders on the `(connection_id, external_id)` prefix).
 pub async fn link_order_lines(
     tx: &mut PgConnection,
     user_id: Uuid,
     connection_id: Uuid,
-    skus: &[&str],
+    ids: &[Uuid],
+    skus: &[String],
 ) -> sqlx::Result<u64> {
-    if skus.is_empty() {
+    if ids.is_empty() {
         return Ok(0);
     }
     let done = sqlx::query(
-        "UPDATE order_items i SET product_id = p.id
-           FROM orders o, products p
-          WHERE i.user_id = $1 AND i.product_id IS NULL AND i.sku = ANY($3::text[])
-            AND o.id = i.order_id AND o.connection_id = $2
-            AND p.user_id = $1 AND p.connection_id = $2 AND p.sku = i.sku",
+        "UPDATE order_items i SET product_id = n.product_id
+           FROM (SELECT l.id, s.product_id
+                   FROM unnest($3::uuid[], $4::text[]) AS s(product_id, sku),
+                        LATERAL (SELECT id, order_id FROM order_items
+                                  WHERE user_id = $1 AND product_id IS NULL AND sku = s.sku
+                                 OFFSET 0) l,
+                        orders o
+                  WHERE o.id = l.order_id AND o.connection_id IS NOT DISTINCT FROM $2) n
+          WHERE i.id = n.id AND i.user_id = $1 AND i.product_id IS NULL",
     )
     .bind(user_id)
     .bind(connection_id)
+    .bind(ids)
     .bind(skus)
     .execute(tx)
     .await?;

@@ -5,17 +5,18 @@
 //! cockpit's stock always; products gone from the channel marked removed, never deleted.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
-use sm_connectors::{Channel, ChannelProduct, Cursor};
+use sm_connectors::{Channel, ChannelProduct, Connector, Cursor, Page};
 use uuid::Uuid;
 
 use super::ledger::Entry;
 use super::run::{PageDone, RunContext};
 use super::text::clean;
 use super::{Mode, SyncError};
-use crate::db::product_sync::{self, Known, Rows, Seen};
+use crate::db::product_sync::{self, Candidates, Known, Rows, Seen};
 
 /// Most units one page asks for (the channel's own maximum is usually lower).
 const MAX_PAGE_SIZE: usize = 250;
@@ -44,44 +45,86 @@ pub async fn run(ctx: &mut RunContext) -> Result<(), SyncError> {
         Mode::Full => None,
     };
     let page_size = ctx.channel.limits().max_page_size.min(MAX_PAGE_SIZE);
+    let channel = Arc::clone(&ctx.channel);
+    let pass = Pass {
+        changed_since,
+        pass_started,
+    };
+    let mut page = read_page(&channel, changed_since, ctx.job.cursor.clone(), page_size).await?;
     loop {
-        let cursor = ctx.job.cursor.clone().map(Cursor);
-        let page = match changed_since {
-            Some(since) => {
-                ctx.channel
-                    .products_changed_page(since, cursor.as_ref(), page_size)
-                    .await?
+        // The next page is read while this one is written and committed: one page ahead
+        // at most (the memory stays flat), no transaction open while the channel paces
+        // its reads, and the cursor committed with a page is still its own `next`, so a
+        // resumed job reads exactly the pages not committed. A page written is committed
+        // even when the next read fails.
+        let next = page.next.clone();
+        let (stored, ahead) = tokio::join!(store_page(ctx, &pass, page), async {
+            match next {
+                Some(next) => {
+                    Some(read_page(&channel, changed_since, Some(next.0), page_size).await)
+                }
+                None => None,
             }
-            None => {
-                ctx.channel
-                    .products_page(cursor.as_ref(), page_size)
-                    .await?
-            }
-        };
-        let last = page.next.is_none();
-        let mut tx = ctx.begin().await?;
-        let mut done = write_page(ctx, &mut tx, &page.items).await?;
-        if last {
-            if changed_since.is_none() {
-                let removed =
-                    product_sync::mark_removed(&mut tx, user_id, connection_id, pass_started)
-                        .await?;
-                done.ledger.extend(removed.into_iter().map(|r| {
-                    Entry::product("removed", Some(r.id), &r.sku, r.external_id.as_deref()).change(
-                        "channel_state",
-                        r.old_state,
-                        "removed",
-                    )
-                }));
-            }
-            product_sync::finish_pass(&mut tx, user_id, connection_id, pass_started).await?;
-        }
-        done.next = page.next.map(|c| c.0);
-        ctx.commit_page(tx, done).await?;
-        if last {
-            return Ok(());
+        });
+        stored?;
+        match ahead {
+            Some(next) => page = next?,
+            None => return Ok(()),
         }
     }
+}
+
+/// What a pass is: incremental (changes since) or full, and when it started.
+struct Pass {
+    changed_since: Option<DateTime<Utc>>,
+    pass_started: DateTime<Utc>,
+}
+
+/// Writes and commits one page with its cursor; the last page of a full pass also marks
+/// the products it did not see as removed, and the last of any pass records the pass.
+async fn store_page(
+    ctx: &mut RunContext,
+    pass: &Pass,
+    page: Page<ChannelProduct>,
+) -> Result<(), SyncError> {
+    let (user_id, connection_id) = (ctx.job.user_id, ctx.job.connection_id);
+    let mut tx = ctx.begin_pull_page().await?;
+    let mut done = write_page(ctx, &mut tx, &page.items).await?;
+    if page.next.is_none() {
+        if pass.changed_since.is_none() {
+            let removed =
+                product_sync::mark_removed(&mut tx, user_id, connection_id, pass.pass_started)
+                    .await?;
+            done.ledger.extend(removed.into_iter().map(|r| {
+                Entry::product("removed", Some(r.id), &r.sku, r.external_id.as_deref()).change(
+                    "channel_state",
+                    r.old_state,
+                    "removed",
+                )
+            }));
+        }
+        product_sync::finish_pass(&mut tx, user_id, connection_id, pass.pass_started).await?;
+    }
+    done.next = page.next.map(|c| c.0);
+    ctx.commit_page(tx, done).await
+}
+
+/// A page of the catalogue (`changed_since: None`) or of its changes, from `cursor`.
+async fn read_page(
+    channel: &Connector,
+    changed_since: Option<DateTime<Utc>>,
+    cursor: Option<String>,
+    page_size: usize,
+) -> Result<Page<ChannelProduct>, SyncError> {
+    let cursor = cursor.map(Cursor);
+    Ok(match changed_since {
+        Some(since) => {
+            channel
+                .products_changed_page(since, cursor.as_ref(), page_size)
+                .await?
+        }
+        None => channel.products_page(cursor.as_ref(), page_size).await?,
+    })
 }
 
 /// Reads what the connection has for the page's units, decides, writes, and links the
@@ -101,15 +144,14 @@ async fn write_page(
         .map(|u| u.product.external_id.as_str())
         .collect();
     let skus: Vec<&str> = units.iter().map(|u| u.sku.as_str()).collect();
-    product_sync::lock(tx, user_id, connection_id, &external_ids, &skus).await?;
-    let known = product_sync::known(tx, user_id, connection_id, &external_ids, &skus).await?;
-    let stocks = product_sync::merchant_stock(tx, user_id, connection_id, &skus).await?;
-    let plan = plan(&units, &known, &stocks, ctx.stock_buffer);
+    let locked = product_sync::lock(tx, user_id, connection_id, &external_ids, &skus).await?;
+    let found = Candidates::new(locked, connection_id, &external_ids, &skus);
+    let plan = plan(&units, &found.known, &found.stocks, ctx.stock_buffer);
     product_sync::insert(tx, user_id, connection_id, &plan.new).await?;
     product_sync::update(tx, user_id, &plan.existing).await?;
     product_sync::mark_seen(tx, user_id, &plan.seen).await?;
-    let new_skus: Vec<&str> = plan.new.sku.iter().map(String::as_str).collect();
-    product_sync::link_order_lines(tx, user_id, connection_id, &new_skus).await?;
+    let (new_ids, new_skus) = (&plan.new.id, &plan.new.sku);
+    product_sync::link_order_lines(tx, user_id, connection_id, new_ids, new_skus).await?;
     Ok(PageDone {
         items: (plan.new.len() + plan.existing.len()) as i32,
         failed: plan.skipped,

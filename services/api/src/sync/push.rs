@@ -58,7 +58,7 @@ pub async fn run(ctx: &mut RunContext) -> Result<(), SyncError> {
         if !super::queue::renew(&ctx.state.db, ctx.lease, ctx.state.sync.lease).await? {
             return Err(SyncError::LeaseLost);
         }
-        let pushed = push_batch(&ctx.channel, &batch).await?;
+        let pushed = push_batch(&*ctx.channel, &batch).await?;
         let mut tx = ctx.begin().await?;
         if !batch.is_empty() {
             product_push::mark(

@@ -1,6 +1,8 @@
 //! Running one claimed job: its phases in order, each page committed with the job's
 //! progress in one transaction.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use sm_connectors::Connector;
 use sqlx::{Postgres, Transaction};
@@ -24,8 +26,9 @@ pub struct RunContext {
     /// The job as last committed (phase, cursor, counts move with each page).
     pub job: Job,
     pub lease: Lease,
-    /// The connection's channel client.
-    pub channel: Connector,
+    /// The connection's channel client (shared: the products pull reads the next page
+    /// while it commits one).
+    pub channel: Arc<Connector>,
     /// `connections.stock_buffer`: list this many fewer units than on hand.
     pub stock_buffer: i32,
     /// `connections.platform`.
@@ -57,6 +60,19 @@ impl RunContext {
     /// Opens the transaction a page's writes go into.
     pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, SyncError> {
         Ok(self.state.db.begin().await?)
+    }
+
+    /// Opens a pull page's transaction (one round trip with the `BEGIN`):
+    ///
+    /// - Its commit does not wait for the WAL flush. Safe for a pull: the page's data and
+    ///   its cursor commit together, so a page that a Postgres crash loses is simply read
+    ///   again.
+    /// - The connection's cached plans (ours and the one-stock trigger's) are made anew
+    ///   for the tables as they are now: without statistics (autovacuum off) a plan cached
+    ///   while an import's catalogue was empty scans all of it once it has grown.
+    pub async fn begin_pull_page(&self) -> Result<Transaction<'static, Postgres>, SyncError> {
+        let begin = "BEGIN; SET LOCAL synchronous_commit = off; DISCARD PLANS";
+        Ok(self.state.db.begin_with(begin).await?)
     }
 
     /// Commits a page: the writes in `tx`, the ledger entries, and the job's new phase,

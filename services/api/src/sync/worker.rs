@@ -3,6 +3,7 @@
 //! never ends a worker: it waits and tries again.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -205,7 +206,7 @@ async fn context(state: &AppState, job: Job, lease: Lease) -> Result<RunContext,
         state: state.clone(),
         job,
         lease,
-        channel,
+        channel: Arc::new(channel),
         stock_buffer: target.stock_buffer,
         platform,
         progressed: tokio::sync::watch::Sender::new(()),
