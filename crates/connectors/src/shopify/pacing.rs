@@ -157,7 +157,10 @@ mod tests {
                 start,
             );
             let rate = bucket.restore_rate();
-            assert!((1.0..=1_000_000.0).contains(&rate), "{restore_rate}: {rate}");
+            assert!(
+                (1.0..=1_000_000.0).contains(&rate),
+                "{restore_rate}: {rate}"
+            );
             assert!((1.0..=1_000_000.0).contains(&bucket.maximum()));
             // No panic, and a wait (if any) no longer than a full bucket at 1 a second.
             if let Err(wait) = bucket.take(1e300, start) {
