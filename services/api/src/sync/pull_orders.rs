@@ -70,7 +70,7 @@ pub async fn run(ctx: &mut RunContext) -> Result<(), SyncError> {
             connection_id,
             channel,
         };
-        let mut tx = ctx.begin().await?;
+        let mut tx = ctx.begin_pull_page().await?;
         let imported = order_import::import_page(&mut tx, &source, &orders, stock_from).await?;
         // In the page's transaction: the stock it moved and the pushes that carry it to
         // the other channels are committed together or not at all.
