@@ -76,15 +76,7 @@ async fn security_service_down_answers_503_quickly(db: PgPool) {
 #[sqlx::test(migrator = "api::MIGRATOR")]
 async fn openapi_document_lists_every_endpoint(db: PgPool) {
     let stack = Stack::spawn(db).await;
-    let doc: serde_json::Value = stack
-        .http
-        .get(stack.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = stack.openapi().await;
     let paths = &doc["paths"];
     for (path, methods) in [
         ("/api/profile", &["get", "put"][..]),

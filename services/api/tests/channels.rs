@@ -780,15 +780,7 @@ async fn webhooks_are_checked_and_recorded_once(db: PgPool) {
 #[sqlx::test(migrator = "api::MIGRATOR")]
 async fn shopify_reaches_its_routes_without_a_bearer_and_merchants_need_one(db: PgPool) {
     let stack = Stack::spawn(db).await;
-    let doc: Value = stack
-        .http
-        .get(stack.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = stack.openapi().await;
     for (method, path, anonymous) in [
         ("get", "/api/shopify/callback", true),
         ("post", "/api/webhooks/shopify", true),
@@ -1357,15 +1349,7 @@ async fn the_secret_alone_receives_webhooks_and_merchants_see_what_arrived(db: P
 #[sqlx::test(migrator = "api::MIGRATOR")]
 async fn the_events_route_is_documented(db: PgPool) {
     let stack = Stack::spawn(db).await;
-    let doc: Value = stack
-        .http
-        .get(stack.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = stack.openapi().await;
     let op = &doc["paths"]["/api/connections/{id}/events"]["get"];
     for status in ["200", "401", "404"] {
         assert!(op["responses"][status].is_object(), "{status}: {op}");

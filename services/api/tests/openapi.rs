@@ -7,16 +7,6 @@ use common::Stack;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-async fn document(stack: &Stack) -> Value {
-    let res = stack
-        .http
-        .get(stack.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap();
-    res.json().await.unwrap()
-}
-
 /// The schema of query parameter `name` of `GET path`.
 fn query_param<'a>(doc: &'a Value, path: &str, name: &str) -> &'a Value {
     doc["paths"][path]["get"]["parameters"]
@@ -29,7 +19,7 @@ fn query_param<'a>(doc: &'a Value, path: &str, name: &str) -> &'a Value {
 
 #[sqlx::test(migrator = "api::MIGRATOR")]
 async fn every_operation_documents_the_shared_answers(db: PgPool) {
-    let doc = document(&Stack::spawn(db).await).await;
+    let doc = Stack::spawn(db).await.openapi().await;
     assert_eq!(
         sm_testkit::openapi::undocumented_answers(&doc),
         Vec::<String>::new()
@@ -51,7 +41,7 @@ async fn every_operation_documents_the_shared_answers(db: PgPool) {
 
 #[sqlx::test(migrator = "api::MIGRATOR")]
 async fn parameters_are_described_as_the_handlers_check_them(db: PgPool) {
-    let doc = document(&Stack::spawn(db).await).await;
+    let doc = Stack::spawn(db).await.openapi().await;
     let schema = |path, name| &query_param(&doc, path, name)["schema"];
     assert_eq!(
         schema("/api/products", "sort")["enum"],

@@ -775,15 +775,7 @@ async fn one_product_by_id_and_only_ones_own(db: PgPool) {
     let res = stack.http.get(stack.url(&path)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
-    let doc: Value = stack
-        .http
-        .get(stack.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = stack.openapi().await;
     let responses = &doc["paths"]["/api/products/{id}"]["get"]["responses"];
     for status in ["200", "401", "404"] {
         assert!(responses[status].is_object(), "{status} in {responses}");

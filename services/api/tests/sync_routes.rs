@@ -908,15 +908,7 @@ async fn jobs_of_ids(db: &PgPool, connection: Uuid) -> Vec<Uuid> {
 #[sqlx::test(migrator = "api::MIGRATOR")]
 async fn the_sync_routes_are_documented_with_every_answer(db: PgPool) {
     let stack = Stack::spawn(db).await;
-    let doc: Value = stack
-        .http
-        .get(stack.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = stack.openapi().await;
     assert_eq!(
         sm_testkit::openapi::undocumented_answers(&doc),
         Vec::<String>::new()

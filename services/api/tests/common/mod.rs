@@ -218,6 +218,18 @@ impl Stack {
         format!("{}{}", self.api, path)
     }
 
+    /// The api's OpenAPI document.
+    pub async fn openapi(&self) -> Value {
+        self.http
+            .get(self.url("/api/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, token: &str, path: &str) -> Response {
         self.http
             .get(self.url(path))
